@@ -1,0 +1,58 @@
+"""CountyCare (县域基层健康服务): the Flask application factory."""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from pathlib import Path
+
+from flask import Flask
+
+from backend.config import Config
+
+__all__ = ["create_app"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config()
+    app = Flask(__name__, template_folder=str(ROOT / "frontend" / "templates"),
+                static_folder=str(ROOT / "frontend" / "static"), static_url_path="/static")
+    app.config.update(
+        COUNTYCARE=config,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=256 * 1024,
+        JSON_AS_ASCII=False,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+        CSRF_EXEMPT=set(),
+    )
+    app.json.ensure_ascii = False
+    _configure_logging()
+
+    from backend.models.base import bind
+    bind(host=config.dynamodb_endpoint or None, region=config.aws_region,
+         prefix=config.table_prefix)
+
+    from backend import errors, security
+    from backend.services.sms import make_sender
+    app.extensions["code_sender"] = make_sender(config.code_sender, config.aws_region)
+    errors.register_error_handlers(app)
+    security.install(app)
+
+    import backend.routes as routes
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"backend.routes.{info.name}")
+        if hasattr(module, "bp"):
+            app.register_blueprint(module.bp)
+
+    from backend import web
+    web.install(app)
+    return app
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,0 +1,55 @@
+"""Settings read from the environment, with local defaults."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _flag(name: str, default: bool) -> bool:
+    return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Config:
+    """Everything the app reads from its surroundings.
+
+    Locally the defaults point at moto's DynamoDB server on 127.0.0.1; on Lambda the
+    environment of the stage (zappa_settings.json) overrides them.
+    """
+
+    stage: str = field(default_factory=lambda: _env("COUNTYCARE_STAGE", "local"))
+    # Empty endpoint means "the real AWS endpoint of the region".
+    dynamodb_endpoint: str = field(default_factory=lambda: _env("DYNAMODB_ENDPOINT", "http://127.0.0.1:8765"))
+    aws_region: str = field(default_factory=lambda: _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "cn-northwest-1")))
+    table_prefix: str = field(default_factory=lambda: _env("COUNTYCARE_TABLE_PREFIX", "countycare-local"))
+    # Cookies carry the Secure flag everywhere but in plain-HTTP local development/tests.
+    secure_cookies: bool = field(default_factory=lambda: _flag("COUNTYCARE_SECURE_COOKIES", True))
+    # "console" prints login codes (local); "sms" sends them through Amazon SNS.
+    code_sender: str = field(default_factory=lambda: _env("COUNTYCARE_CODE_SENDER", "console"))
+    session_idle_seconds: int = field(default_factory=lambda: int(_env("COUNTYCARE_SESSION_IDLE", str(30 * 60))))
+    session_absolute_seconds: int = field(default_factory=lambda: int(_env("COUNTYCARE_SESSION_ABSOLUTE", str(12 * 3600))))
+    login_code_ttl_seconds: int = 5 * 60
+    login_code_max_attempts: int = 5
+    # Rate limits: (count, window seconds).
+    code_requests_per_phone: tuple[int, int] = (5, 3600)
+    code_requests_per_address: tuple[int, int] = (30, 3600)
+    logins_per_account: tuple[int, int] = (10, 900)
+    logins_per_address: tuple[int, int] = (50, 900)
+    # Keys HMACs of phone numbers and other lookups; from the environment/SSM on Lambda.
+    secret_key: str = field(default_factory=lambda: _env("COUNTYCARE_SECRET_KEY", "local-development-only"))
+    timezone: str = "Asia/Shanghai"
+    testing: bool = False
+    # Extra knobs for later issues (VAPID keys etc.) live in `extra`.
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def local(cls, **overrides) -> "Config":
+        base = cls()
+        for f in fields(cls):
+            if f.name in overrides:
+                setattr(base, f.name, overrides[f.name])
+        return base

@@ -1,0 +1,103 @@
+"""The PynamoDB base: table naming, endpoint binding and transactions.
+
+Every model subclasses `BaseModel` and names its table with `Meta.table = "<name>"`;
+the real table name is `<prefix>-<name>` and the endpoint comes from `Config`, so the
+same classes talk to moto's server locally and to DynamoDB on AWS.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterator
+
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+from pynamodb.transactions import TransactGet, TransactWrite
+from ulid import ULID
+
+__all__ = ["BaseModel", "all_models", "bind", "transaction", "transact_get", "new_id", "utcnow",
+           "epoch"]
+
+_registry: list[type["BaseModel"]] = []
+_settings: dict = {"host": None, "region": "cn-northwest-1", "prefix": "countycare-local"}
+
+
+class BaseModel(Model):
+    """Abstract parent of every table model; subclasses register themselves."""
+
+    class Meta:
+        abstract = True
+        table_name = None
+        billing_mode = "PAY_PER_REQUEST"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        meta = cls.__dict__.get("Meta")
+        if meta is not None and getattr(meta, "table", None):
+            meta.billing_mode = "PAY_PER_REQUEST"
+            _registry.append(cls)
+            _apply(cls)
+
+
+def _apply(model: type[BaseModel]) -> None:
+    meta = model.Meta
+    meta.table_name = f"{_settings['prefix']}-{meta.table}"
+    meta.host = _settings["host"]
+    meta.region = _settings["region"]
+    # Retries are handled by botocore's own standard mode; keep timeouts short on Lambda.
+    meta.connect_timeout_seconds = 3
+    meta.read_timeout_seconds = 5
+    model._connection = None
+
+
+def bind(*, host: str | None, region: str, prefix: str) -> None:
+    """Point every model at one endpoint and table prefix (idempotent)."""
+    new = {"host": host or None, "region": region, "prefix": prefix}
+    if new == _settings and all(m._connection is not None for m in _registry):
+        return
+    _settings.update(new)
+    for model in _registry:
+        _apply(model)
+
+
+def all_models() -> list[type[BaseModel]]:
+    """Every table model, after importing each model module once."""
+    import importlib
+    import pkgutil
+
+    import backend.models as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"backend.models.{info.name}")
+    return list(_registry)
+
+
+def _connection() -> Connection:
+    return Connection(region=_settings["region"], host=_settings["host"],
+                      connect_timeout_seconds=3, read_timeout_seconds=5)
+
+
+def transaction(client_request_token: str | None = None) -> TransactWrite:
+    """A TransactWrite on the bound endpoint: all or nothing, up to 100 items."""
+    return TransactWrite(connection=_connection(), client_request_token=client_request_token)
+
+
+def transact_get() -> TransactGet:
+    return TransactGet(connection=_connection())
+
+
+def new_id() -> str:
+    """A sortable, 128-bit id (ULID) as 26 characters."""
+    return str(ULID())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def epoch(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -1,0 +1,1 @@
+"""One blueprint per area: parse the request, call a service, render or serialise."""

@@ -1,0 +1,125 @@
+"""Who is asking: session cookies, CSRF, role checks and security headers."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from functools import wraps
+from typing import Callable
+
+from flask import Flask, Response, current_app, g, request
+
+from backend.errors import CsrfFailed, Forbidden, NotAuthenticated
+from backend.services import auth
+
+__all__ = ["current_user", "require", "install", "set_session_cookie", "clear_session_cookie",
+           "client_address", "csrf_token"]
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Anonymous forms (login) use a double-submit cookie; signed-in users a per-session token.
+ANON_CSRF_COOKIE = "cc_csrf"
+
+
+def _cookie_name() -> str:
+    # The __Host- prefix pins the cookie to this host, path / and HTTPS.
+    return "__Host-cc_session" if current_app.config["COUNTYCARE"].secure_cookies else "cc_session"
+
+
+def current_user() -> auth.CurrentUser | None:
+    """The signed-in user, loaded once per request (one GetItem)."""
+    if "user" not in g:
+        token = request.cookies.get(_cookie_name())
+        g.user = None
+        g.session_expired = False
+        if token:
+            try:
+                g.user = auth.load_session(current_app.config["COUNTYCARE"], token)
+            except NotAuthenticated as err:
+                g.session_expired = err.code == "session_expired"
+    return g.user
+
+
+def require(*roles: str) -> Callable:
+    """Route decorator: a signed-in user with one of `roles` (any role if none given)."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                if g.get("session_expired"):
+                    raise NotAuthenticated("登录已过期，请重新登录", code="session_expired")
+                raise NotAuthenticated()
+            if roles and user.role not in roles:
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = roles  # read by the OpenAPI document and the route audit test
+        return wrapper
+
+    return decorate
+
+
+def csrf_token() -> str:
+    """The token a page embeds in its forms and the `csrf-token` meta tag."""
+    user = current_user()
+    if user is not None:
+        return user.csrf_token
+    if "anon_csrf" not in g:
+        g.anon_csrf = request.cookies.get(ANON_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    return g.anon_csrf
+
+
+def _check_csrf() -> None:
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    user = current_user()
+    expected = user.csrf_token if user is not None else request.cookies.get(ANON_CSRF_COOKIE, "")
+    if not expected or not sent or not hmac.compare_digest(sent, expected):
+        raise CsrfFailed()
+
+
+def client_address() -> str:
+    # Behind API Gateway the caller is the first X-Forwarded-For hop it added.
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return (forwarded.split(",")[0].strip() or request.remote_addr or "unknown")[:64]
+
+
+def set_session_cookie(resp: Response, token: str) -> None:
+    cfg = current_app.config["COUNTYCARE"]
+    resp.set_cookie(_cookie_name(), token, max_age=cfg.session_absolute_seconds, httponly=True,
+                    secure=cfg.secure_cookies, samesite="Lax", path="/")
+
+
+def clear_session_cookie(resp: Response) -> None:
+    cfg = current_app.config["COUNTYCARE"]
+    resp.delete_cookie(_cookie_name(), httponly=True, secure=cfg.secure_cookies, samesite="Lax",
+                       path="/")
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def _csrf():
+        if request.endpoint not in app.config.get("CSRF_EXEMPT", set()):
+            _check_csrf()
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        cfg = app.config["COUNTYCARE"]
+        if "anon_csrf" in g and request.cookies.get(ANON_CSRF_COOKIE) != g.anon_csrf:
+            resp.set_cookie(ANON_CSRF_COOKIE, g.anon_csrf, httponly=True,
+                            secure=cfg.secure_cookies, samesite="Strict", path="/")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if cfg.secure_cookies:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if g.get("user") is not None and "Cache-Control" not in resp.headers:
+            # Personal pages never sit in a shared cache.
+            resp.headers["Cache-Control"] = "private, no-store"
+        return resp

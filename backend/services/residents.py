@@ -1,0 +1,113 @@
+"""Residents' records: who may see whom, and every look recorded in the audit trail."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pynamodb.exceptions import DoesNotExist
+
+from backend.errors import Forbidden, NotFound, ValidationFailed
+from backend.models.base import transaction, utcnow
+from backend.models.people import ProxyGrant, Resident, Uniqueness
+from backend.rules.identity import parse_identity_number
+from backend.services import audit
+from backend.services.auth import CurrentUser
+
+__all__ = ["get_resident", "open_record", "may_act_for", "people_i_act_for", "create_resident",
+           "RecordView", "age_of"]
+
+
+@dataclass(frozen=True)
+class RecordView:
+    resident: Resident
+    full_id_number: bool  # staff who need the whole number see it; everyone else masked
+
+
+def get_resident(resident_id: str) -> Resident:
+    if not resident_id or len(resident_id) > 64:
+        raise NotFound("找不到该居民")
+    try:
+        return Resident.get(resident_id)
+    except DoesNotExist:
+        raise NotFound("找不到该居民") from None
+
+
+def may_act_for(user: CurrentUser, subject_id: str) -> bool:
+    """A resident acts for themself and for people who authorised them (one GetItem)."""
+    if user.role != "resident" or not user.resident_id:
+        return False
+    if subject_id == user.resident_id:
+        return True
+    try:
+        ProxyGrant.get(user.resident_id, subject_id)
+        return True
+    except DoesNotExist:
+        return False
+
+
+def people_i_act_for(user: CurrentUser) -> list[Resident]:
+    """Self first, then everyone who authorised this resident."""
+    if not user.resident_id:
+        return []
+    ids = [user.resident_id] + [g.subject_id for g in ProxyGrant.query(user.resident_id)]
+    found = {r.resident_id: r for r in Resident.batch_get(ids)}
+    return [found[i] for i in ids if i in found]
+
+
+def _check_access(user: CurrentUser, resident: Resident, reason: str | None) -> bool:
+    """Whether `user` may open `resident`'s record; returns whether the full id is shown."""
+    if user.role == "resident":
+        if may_act_for(user, resident.resident_id):
+            return False
+    elif user.role == "doctor":
+        if resident.team_id and resident.team_id == user.team_id:
+            return True
+    elif user.role == "township_admin":
+        if resident.township_id == user.facility_id:
+            return True
+    elif user.role == "county":
+        # The commission sees indicators; a single record only with a stated reason.
+        if reason and len(reason.strip()) >= 4:
+            return False
+        raise Forbidden("查看个人健康档案须填写理由", code="reason_required")
+    raise Forbidden("您无权查看该居民的健康档案")
+
+
+def open_record(user: CurrentUser, resident_id: str, *, reason: str | None = None) -> RecordView:
+    """Read a health record after the access check; the read is audited."""
+    resident = get_resident(resident_id)
+    full = _check_access(user, resident, reason)
+    audit.record(actor=user.login, actor_role=user.role, subject_id=resident.resident_id,
+                 action="read", what="resident.record", reason=reason)
+    return RecordView(resident=resident, full_id_number=full)
+
+
+def age_of(resident: Resident, today: date | None = None) -> int:
+    from backend.rules.identity import age_on
+    return age_on(date.fromisoformat(resident.birth_date), today or date.today())
+
+
+def create_resident(*, resident_id: str, id_number: str, name: str, phone: str | None,
+                    household_id: str, village_id: str, township_id: str,
+                    team_id: str | None = None, conditions: set[str] | None = None) -> Resident:
+    """Register a person; the identity number is claimed in the same transaction."""
+    try:
+        ident = parse_identity_number(id_number)
+    except ValueError as err:
+        raise ValidationFailed(str(err), code="invalid_id_number") from None
+    resident = Resident(resident_id, id_number=ident.value, name=name, sex=ident.sex,
+                        birth_date=ident.birth_date.isoformat(), phone=phone,
+                        household_id=household_id, village_id=village_id,
+                        township_id=township_id, team_id=team_id,
+                        conditions=conditions or set(), created_at=utcnow())
+    from pynamodb.exceptions import TransactWriteError
+    try:
+        with transaction() as tx:
+            tx.save(Uniqueness(f"idno#{ident.value}", owner=resident_id),
+                    condition=Uniqueness.key.does_not_exist())
+            tx.save(resident, condition=Resident.resident_id.does_not_exist())
+    except TransactWriteError as err:
+        if any(r and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or []):
+            raise ValidationFailed("该身份证号已登记", code="duplicate_id_number") from None
+        raise
+    return resident

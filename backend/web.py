@@ -1,0 +1,61 @@
+"""Page helpers shared by every template: release id, asset URLs, elder mode, CSRF."""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, request, url_for
+
+from backend.rules.identity import mask_identity_number, mask_mobile
+
+__all__ = ["install", "release_id", "ELDER_COOKIE", "SHELL_ASSETS"]
+
+ELDER_COOKIE = "cc_elder"
+STATIC = Path(__file__).resolve().parent.parent / "frontend" / "static"
+TEMPLATES = Path(__file__).resolve().parent.parent / "frontend" / "templates"
+
+# What the service worker precaches: the offline shell and everything it needs.
+SHELL_ASSETS = (
+    "css/app.css",
+    "js/app.js",
+    "icons/icon.svg",
+    "icons/icon-192.png",
+    "icons/icon-512.png",
+    "icons/maskable-512.png",
+    "manifest.webmanifest",
+)
+
+
+@lru_cache(maxsize=1)
+def release_id() -> str:
+    """A short hash of the shipped front end: a new release gets a new cache name."""
+    digest = hashlib.sha256()
+    for folder in (STATIC, TEMPLATES):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(folder).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def asset(path: str) -> str:
+    return url_for("static", filename=path, v=release_id())
+
+
+def install(app: Flask) -> None:
+    from backend.security import csrf_token, current_user
+
+    app.config["RELEASE"] = release_id()
+
+    @app.context_processor
+    def _globals():
+        return {
+            "current_user": current_user,
+            "csrf_token": csrf_token,
+            "asset": asset,
+            "release": release_id(),
+            "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
+            "mask_id": mask_identity_number,
+            "mask_phone": mask_mobile,
+        }

@@ -1,0 +1,127 @@
+"""The AWS stack around the Lambda function Zappa builds: tables, HTTP API, schedules, role.
+
+Every ARN is written with ${AWS::Partition}, so the same template deploys to the China
+regions (partition aws-cn), where Zappa 0.63's own API Gateway/SNS ARNs (arn:aws:) fail.
+Deploy in two steps (README): first with FunctionReady=false (tables and role), then
+`zappa update/deploy prod`, then again with FunctionReady=true (API and schedules).
+"""
+from __future__ import annotations
+
+__all__ = ["build"]
+
+AUDIT_TABLE_LOGICAL_ID = "TableAudit"
+
+
+def _function_arn() -> dict:
+    return {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}"
+                       ":function:${FunctionName}"}
+
+
+def build(tables: dict) -> dict:
+    from backend.tasks import SCHEDULE
+
+    table_arns = [{"Fn::GetAtt": [lid, "Arn"]} for lid in tables if lid != AUDIT_TABLE_LOGICAL_ID]
+    index_arns = [{"Fn::Sub": "${" + lid + ".Arn}/index/*"} for lid in tables]
+    resources: dict = dict(tables)
+    resources["LambdaRole"] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": {"Fn::Sub": "${AWS::StackName}-lambda"},
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]},
+            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/"
+                                              "service-role/AWSLambdaBasicExecutionRole"}],
+            "Policies": [{
+                "PolicyName": "countycare-data",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "Tables", "Effect": "Allow", "Action": [
+                        "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+                        "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                        "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+                        "dynamodb:DescribeTable", "dynamodb:Scan"],
+                     "Resource": table_arns + index_arns},
+                    # The audit trail: append and read, never rewrite or delete.
+                    {"Sid": "AuditAppendOnly", "Effect": "Allow", "Action": [
+                        "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query",
+                        "dynamodb:DescribeTable"],
+                     "Resource": [{"Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "Arn"]}]},
+                    {"Sid": "AuditNoRewrite", "Effect": "Deny", "Action": [
+                        "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+                     "Resource": [{"Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "Arn"]}]},
+                    {"Sid": "LoginCodesBySms", "Effect": "Allow", "Action": ["sns:Publish"],
+                     "Resource": "*"},
+                    {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter",
+                                                                     "ssm:GetParameters"],
+                     "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:"
+                                             "${AWS::AccountId}:parameter/countycare/*"}},
+                ]},
+            }],
+        },
+    }
+    resources["HttpApi"] = {
+        "Type": "AWS::ApiGatewayV2::Api", "Condition": "FunctionReady",
+        "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-http"}, "ProtocolType": "HTTP"},
+    }
+    resources["HttpIntegration"] = {
+        "Type": "AWS::ApiGatewayV2::Integration", "Condition": "FunctionReady",
+        "Properties": {"ApiId": {"Ref": "HttpApi"}, "IntegrationType": "AWS_PROXY",
+                       "IntegrationUri": _function_arn(), "PayloadFormatVersion": "1.0",
+                       "TimeoutInMillis": 29000},
+    }
+    resources["HttpRoute"] = {
+        "Type": "AWS::ApiGatewayV2::Route", "Condition": "FunctionReady",
+        "Properties": {"ApiId": {"Ref": "HttpApi"}, "RouteKey": "$default",
+                       "Target": {"Fn::Sub": "integrations/${HttpIntegration}"}},
+    }
+    resources["HttpStage"] = {
+        "Type": "AWS::ApiGatewayV2::Stage", "Condition": "FunctionReady",
+        "Properties": {"ApiId": {"Ref": "HttpApi"}, "StageName": "$default", "AutoDeploy": True,
+                       "DefaultRouteSettings": {"ThrottlingBurstLimit": 500,
+                                                "ThrottlingRateLimit": 200}},
+    }
+    resources["HttpInvokePermission"] = {
+        "Type": "AWS::Lambda::Permission", "Condition": "FunctionReady",
+        "Properties": {"Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "FunctionName"},
+                       "Principal": "apigateway.amazonaws.com",
+                       "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                                "${AWS::AccountId}:${HttpApi}/*"}},
+    }
+    for name, (expression, description) in sorted(SCHEDULE.items()):
+        lid = "Schedule" + "".join(p.capitalize() for p in name.split("_"))
+        # Zappa's handler runs the function named after the rule's last "-": module.function.
+        resources[lid] = {
+            "Type": "AWS::Events::Rule", "Condition": "FunctionReady",
+            "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-backend.tasks." + name},
+                           "Description": description, "ScheduleExpression": expression,
+                           "State": "ENABLED",
+                           "Targets": [{"Id": "lambda", "Arn": _function_arn()}]},
+        }
+        resources[lid + "Permission"] = {
+            "Type": "AWS::Lambda::Permission", "Condition": "FunctionReady",
+            "Properties": {"Action": "lambda:InvokeFunction",
+                           "FunctionName": {"Ref": "FunctionName"},
+                           "Principal": "events.amazonaws.com",
+                           "SourceArn": {"Fn::GetAtt": [lid, "Arn"]}},
+        }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "CountyCare 县域基层健康服务: DynamoDB tables (PITR, SSE, TTL), HTTP API, "
+                       "schedules and the Lambda role. Generated by `python -m infra.tables "
+                       "template`; do not edit by hand.",
+        "Parameters": {
+            "FunctionName": {"Type": "String", "Default": "countycare-prod",
+                             "Description": "The Lambda function Zappa deploys (project-stage)."},
+            "FunctionReady": {"Type": "String", "AllowedValues": ["true", "false"],
+                              "Default": "false",
+                              "Description": "true once `zappa deploy prod` created the function."},
+        },
+        "Conditions": {"FunctionReady": {"Fn::Equals": [{"Ref": "FunctionReady"}, "true"]}},
+        "Resources": resources,
+        "Outputs": {
+            "LambdaRoleArn": {"Value": {"Fn::GetAtt": ["LambdaRole", "Arn"]},
+                              "Description": "role_arn for zappa_settings.json (prod)"},
+            "ApiUrl": {"Condition": "FunctionReady",
+                       "Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}},
+        },
+    }
