@@ -134,6 +134,16 @@ def _make_app() -> SerialApp:
     return SerialApp(DomainDispatcherApplication(create_backend_app))
 
 
+def _quiet_handler():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # one line per DynamoDB call is noise
+            pass
+
+    return Quiet
+
+
 def start_in_thread(port: int | None = None):
     """Start the server in this process (tests, benchmarks); returns (port, server)."""
     from werkzeug.serving import make_server
@@ -141,7 +151,8 @@ def start_in_thread(port: int | None = None):
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     port = port or free_port()
-    server = make_server("127.0.0.1", port, _make_app(), threaded=True)
+    server = make_server("127.0.0.1", port, _make_app(), threaded=True,
+                         request_handler=_quiet_handler())
     threading.Thread(target=server.serve_forever, daemon=True, name="local-dynamodb").start()
     wait_until_up(port)
     return port, server
@@ -153,7 +164,8 @@ def serve(port: int, data: Path | None) -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     app = _make_app()
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True,
+                         request_handler=_quiet_handler())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     wait_until_up(port)

@@ -1,0 +1,53 @@
+"""`make run`: local DynamoDB (persistent), tables, the demo county, then the app.
+
+    python -m infra.run --port 5000 --ddb-port 8765 --data .localdata/dynamodb.json
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from infra import localdb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--ddb-port", type=int, default=8765)
+    parser.add_argument("--data", type=Path, default=Path(".localdata/dynamodb.json"))
+    parser.add_argument("--residents", type=int, default=3000)
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    env.setdefault("AWS_ACCESS_KEY_ID", "local")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    env["DYNAMODB_ENDPOINT"] = f"http://127.0.0.1:{args.ddb_port}"
+    env.setdefault("COUNTYCARE_STAGE", "local")
+    env.setdefault("COUNTYCARE_SECURE_COOKIES", "0")  # plain HTTP on this machine
+    env.setdefault("COUNTYCARE_CODE_SENDER", "console")
+    os.environ.update(env)
+
+    db = subprocess.Popen([sys.executable, "-m", "infra.localdb", "--port", str(args.ddb_port),
+                           "--data", str(args.data)], env=env)
+    try:
+        localdb.wait_until_up(args.ddb_port, timeout=60)
+        from infra import seed
+        seed.main(["--residents", str(args.residents)])
+        from backend import create_app
+        app = create_app()
+        print(f"\nCountyCare 县域基层健康服务: http://127.0.0.1:{args.port}/  (Ctrl-C 停止)\n", flush=True)
+        app.run(host="127.0.0.1", port=args.port, threaded=True, use_reloader=False)
+    finally:
+        db.terminate()
+        try:
+            db.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            db.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
