@@ -231,6 +231,14 @@ def seed(residents: int = 3000, *, force: bool = False, seed_value: int = 202310
     with ProxyGrant.batch_write() as batch:
         for g in county.grants:
             batch.save(ProxyGrant(granted_at=now, **g))
+    # Each capability seeds its own demo data in infra/seed_<area>.py: `seed_extra(county)`.
+    import importlib
+    import pkgutil
+
+    import infra
+    for info in sorted(pkgutil.iter_modules(infra.__path__), key=lambda i: i.name):
+        if info.name.startswith("seed_"):
+            importlib.import_module(f"infra.{info.name}").seed_extra(county)
     TaskRun(marker, last_run=now, ok=1, runs=1, summary=f"{len(county.residents)} residents").save()
     return county
 
