@@ -58,3 +58,15 @@ def scheduled(expression: str, description: str) -> Callable:
 @scheduled("rate(1 hour)", "记录定时任务心跳，便于确认调度正常")
 def heartbeat() -> dict:
     return {"alive": True}
+
+
+@scheduled("cron(0 18 * * ? *)", "每天凌晨2点（北京时间）按排班生成未来14天的号源（可重复运行）")
+def generate_booking_slots() -> dict:
+    from backend.services.schedules import generate_all
+    return generate_all()
+
+
+@scheduled("rate(5 minutes)", "候补号源超时未确认的，顺延给下一位")
+def expire_waitlist_offers() -> dict:
+    from backend.services.booking import expire_offers
+    return expire_offers()

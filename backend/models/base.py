@@ -71,9 +71,18 @@ def all_models() -> list[type[BaseModel]]:
     return list(_registry)
 
 
+_connections: dict[tuple, Connection] = {}
+
+
 def _connection() -> Connection:
-    return Connection(region=_settings["region"], host=_settings["host"],
-                      connect_timeout_seconds=3, read_timeout_seconds=5)
+    # One Connection (and so one botocore client, which is thread-safe) per endpoint:
+    # building a client costs tens of milliseconds, too much for every transaction.
+    key = (_settings["region"], _settings["host"])
+    conn = _connections.get(key)
+    if conn is None:
+        conn = _connections[key] = Connection(region=_settings["region"], host=_settings["host"],
+                                              connect_timeout_seconds=3, read_timeout_seconds=5)
+    return conn
 
 
 def transaction(client_request_token: str | None = None) -> TransactWrite:
