@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 __all__ = [
     "AppError", "ValidationFailed", "NotAuthenticated", "Forbidden", "CsrfFailed",
-    "NotFound", "Conflict", "RateLimited", "ServiceBusy", "register_error_handlers",
+    "NotFound", "Conflict", "RateLimited", "ServiceBusy", "register_error_handlers", "is_unavailable",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,19 @@ def error_response(status: int, code: str, message: str, *, details=None, retry_
     return resp
 
 
+def is_unavailable(err: BaseException) -> bool:
+    """A timeout or refused connection to DynamoDB: temporary, so 503 and retry, never 500."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+    seen = 0
+    while err is not None and seen < 5:
+        if isinstance(err, (BotoConnectionError, HTTPClientError)):
+            return True
+        err = getattr(err, "cause", None) or err.__cause__ or err.__context__
+        seen += 1
+    return False
+
+
 def register_error_handlers(app: Flask) -> None:
     from pynamodb.exceptions import PynamoDBException
 
@@ -126,7 +139,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PynamoDBException)
     def _dynamo_error(err: PynamoDBException):
         # Throttling and capacity errors are temporary: tell the client to retry.
-        cause = getattr(err, "cause_response_code", None) or ""
+        try:
+            cause = getattr(err, "cause_response_code", None) or ""
+        except AttributeError:  # the cause carries no response (a network error)
+            cause = ""
+        if is_unavailable(err):
+            log.warning("dynamodb unreachable: %s", err)
+            return error_response(503, "service_busy", ServiceBusy.message, retry_after=1)
         if cause in {"ProvisionedThroughputExceededException", "ThrottlingException",
                      "RequestLimitExceeded", "TransactionConflictException",
                      "InternalServerError"}:

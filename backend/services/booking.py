@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import size
 
+from backend.errors import is_unavailable
 from backend.errors import (Conflict, Forbidden, NotFound, RateLimited, ServiceBusy,
                             ValidationFailed)
 from backend.models.base import _connection, new_id, transaction, utcnow
@@ -94,9 +97,9 @@ def _fetch(wanted: list[tuple[type, str, str | None]]) -> list:
     while request:
         try:
             resp = client.batch_get_item(RequestItems=request)
-        except Exception as err:  # botocore ClientError: throttled -> 503, never 500
-            code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
-            if code in _BUSY:
+        except Exception as err:  # throttled or unreachable -> 503, never 500
+            code = (getattr(err, "response", None) or {}).get("Error", {}).get("Code", "")
+            if code in _BUSY or is_unavailable(err):
                 raise ServiceBusy(retry_after=1) from None
             raise
         for table, items in resp.get("Responses", {}).items():
@@ -223,15 +226,35 @@ def _replayed(claim: Uniqueness) -> BookResult:
     return BookResult([found[i] for i in ids if i in found], replayed=True)
 
 
+# In-process admission: at most this many booking attempts talk to DynamoDB at once in one
+# process (a threaded local server; on Lambda each container serves one request anyway).
+# The rest queue briefly and are told to retry (429 + Retry-After) rather than pile up
+# until connections time out.
+_GATE = threading.BoundedSemaphore(16)
+_GATE_WAIT_SECONDS = 20
+
+
+@contextmanager
+def _admitted():
+    if not _GATE.acquire(timeout=_GATE_WAIT_SECONDS):
+        raise RateLimited("当前预约人数较多，请稍后再试", retry_after=2)
+    try:
+        yield
+    finally:
+        _GATE.release()
+
+
 def book(user, subject_id: str, slot_id: str, client_request_id: str) -> BookResult:
-    return _book(user, subject_id, [slot_id], client_request_id, exams=False)
+    with _admitted():
+        return _book(user, subject_id, [slot_id], client_request_id, exams=False)
 
 
 def book_exams(user, subject_id: str, slot_ids: list[str], client_request_id: str) -> BookResult:
     """Several exams in one go: all of them or none (one transaction)."""
     if not 1 <= len(slot_ids) <= MAX_EXAMS:
         raise ValidationFailed(f"一次最多预约{MAX_EXAMS}项检查", code="too_many_exams")
-    return _book(user, subject_id, slot_ids, client_request_id, exams=True)
+    with _admitted():
+        return _book(user, subject_id, slot_ids, client_request_id, exams=True)
 
 
 def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, exams: bool,
@@ -382,13 +405,22 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, exams: bool,
     return BookResult([p[5] for p in plan])
 
 
+def _cause(err) -> str:
+    try:
+        return err.cause_response_code or ""
+    except AttributeError:
+        return ""
+
+
 def _explain_failure(err: TransactWriteError, labels: list[str], user, rid: str) -> None:
     """Turn a cancelled transaction into the answer a person can act on."""
+    if is_unavailable(err):
+        raise ServiceBusy(retry_after=1) from None
     reasons = err.cancellation_reasons or []
     codes = [(labels[i] if i < len(labels) else "?", r.code if r else None)
              for i, r in enumerate(reasons)]
     if any(c in ("ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
-           for _, c in codes) or err.cause_response_code in _BUSY:
+           for _, c in codes) or _cause(err) in _BUSY:
         raise ServiceBusy(retry_after=1) from None
     failed = [label for label, c in codes if c == "ConditionalCheckFailed"]
     if "request" in failed:
@@ -490,7 +522,7 @@ def cancel(user, booking_id: str) -> Booking:
                 tx.update(Booking(heir), actions=[Booking.fee.set(int(booking.fee))],
                           condition=Booking.status == "booked")
     except TransactWriteError as err:
-        if err.cause_response_code in _BUSY:
+        if _cause(err) in _BUSY or is_unavailable(err):
             raise ServiceBusy(retry_after=1) from None
         raise Conflict("预约状态已变化，请刷新后重试", code="not_active") from None
     booking.status = "cancelled"
@@ -591,6 +623,8 @@ def offer_next(list_key: str, slot_id: str, policy_minutes: int | None = None) -
                                           WaitlistEntry.offer_expires.set(expires)],
                           condition=WaitlistEntry.status == "waiting")
         except TransactWriteError as err:
+            if is_unavailable(err):
+                raise ServiceBusy(retry_after=1) from None
             reasons = err.cancellation_reasons or []
             if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
                 return None  # the place is gone (taken, or the slice is too close)
