@@ -164,13 +164,18 @@ def serve(port: int, data: Path | None) -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     app = _make_app()
+    if data and data.exists():
+        # Restore on a private port first: the public port opens only when the data is
+        # back, so nobody (make run's table creation) races the restore.
+        private = make_server("127.0.0.1", free_port(), app, threaded=True,
+                              request_handler=_quiet_handler())
+        threading.Thread(target=private.serve_forever, daemon=True).start()
+        count = restore(private.server_port, data)
+        private.shutdown()
+        print(f"local DynamoDB: restored {count} items from {data}", flush=True)
     server = make_server("127.0.0.1", port, app, threaded=True,
                          request_handler=_quiet_handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    wait_until_up(port)
-    if data and data.exists():
-        print(f"local DynamoDB: restored {restore(port, data)} items from {data}", flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     app.dirty.clear()
     print(f"local DynamoDB: http://127.0.0.1:{port}", flush=True)
 
