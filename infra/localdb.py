@@ -46,18 +46,46 @@ def wait_until_up(port: int, timeout: float = 30.0) -> None:
 
 
 class SerialApp:
-    """WSGI wrapper: one DynamoDB request at a time; tracks whether anything changed."""
+    """WSGI wrapper: one DynamoDB request at a time; tracks whether anything changed.
+
+    Tests can inject DynamoDB errors (throttling) with
+    `POST /_faults {"operation": "GetItem", "code": "ThrottlingException", "count": 50}`
+    and clear them with `DELETE /_faults`.
+    """
 
     def __init__(self, inner) -> None:
         self.inner = inner
         self.lock = threading.Lock()
         self.dirty = threading.Event()
         self.requests = 0
+        self.faults: dict[str, list] = {}  # operation -> [error code, remaining count]
+
+    def _faults(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "DELETE":
+            self.faults.clear()
+        else:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            spec = json.loads(environ["wsgi.input"].read(size) or b"{}")
+            self.faults[spec["operation"]] = [spec.get("code", "ThrottlingException"),
+                                              int(spec.get("count", 1))]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "").startswith("/moto-api/"):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api/"):
             return self.inner(environ, start_response)
+        if path == "/_faults":
+            return self._faults(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+        fault = self.faults.get(target)
+        if fault and fault[1] > 0:
+            fault[1] -= 1
+            body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{fault[0]}",
+                               "message": "injected by a test"}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                               ("Content-Length", str(len(body)))])
+            return [body]
         with self.lock:
             self.requests += 1
             result = self.inner(environ, start_response)

@@ -97,3 +97,20 @@ def test_security_headers(client):
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+
+
+def test_throttled_dynamodb_is_a_503_with_retry_after_not_a_500(person, client, demo,
+                                                                 dynamodb_endpoint):
+    import requests
+    person.login_staff("doctor01")
+    rid = next(r["resident_id"] for r in demo.residents if r["team_id"] == "team-01")
+    requests.post(f"{dynamodb_endpoint}/_faults", json={
+        "operation": "PutItem", "code": "ProvisionedThroughputExceededException", "count": 100})
+    try:
+        r = client.get(f"/api/residents/{rid}")  # the audit append is throttled
+    finally:
+        requests.delete(f"{dynamodb_endpoint}/_faults")
+    assert r.status_code == 503
+    assert r.get_json()["error"]["code"] == "service_busy"
+    assert r.headers["Retry-After"] == "1"
+    assert client.get(f"/api/residents/{rid}").status_code == 200

@@ -17,6 +17,7 @@ from ulid import ULID
 __all__ = ["BaseModel", "all_models", "bind", "transaction", "transact_get", "new_id", "utcnow",
            "epoch"]
 
+MAX_RETRIES = 1
 _registry: list[type["BaseModel"]] = []
 _settings: dict = {"host": None, "region": "cn-northwest-1", "prefix": "countycare-local"}
 
@@ -43,9 +44,11 @@ def _apply(model: type[BaseModel]) -> None:
     meta.table_name = f"{_settings['prefix']}-{meta.table}"
     meta.host = _settings["host"]
     meta.region = _settings["region"]
-    # Retries are handled by botocore's own standard mode; keep timeouts short on Lambda.
+    # Short timeouts and one retry (botocore standard mode): in a rush a throttled call
+    # becomes a quick 503 with Retry-After for the phone to retry, not a 10 s wait.
     meta.connect_timeout_seconds = 3
     meta.read_timeout_seconds = 5
+    meta.max_retry_attempts = MAX_RETRIES
     model._connection = None
 
 
@@ -73,7 +76,8 @@ def all_models() -> list[type[BaseModel]]:
 
 def _connection() -> Connection:
     return Connection(region=_settings["region"], host=_settings["host"],
-                      connect_timeout_seconds=3, read_timeout_seconds=5)
+                      connect_timeout_seconds=3, read_timeout_seconds=5,
+                      max_retry_attempts=MAX_RETRIES)
 
 
 def transaction(client_request_token: str | None = None) -> TransactWrite:
