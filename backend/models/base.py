@@ -6,13 +6,14 @@ same classes talk to moto's server locally and to DynamoDB on AWS.
 """
 from __future__ import annotations
 
+import os
+import time
 from datetime import datetime, timezone
 from typing import Iterator
 
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactGet, TransactWrite
-from ulid import ULID
 
 __all__ = ["BaseModel", "all_models", "bind", "transaction", "transact_get", "new_id", "utcnow",
            "epoch"]
@@ -89,9 +90,16 @@ def transact_get() -> TransactGet:
     return TransactGet(connection=_connection())
 
 
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
 def new_id() -> str:
-    """A sortable, 128-bit id (ULID) as 26 characters."""
-    return str(ULID())
+    """A ULID: 48-bit millisecond time + 80 random bits, 26 sortable characters.
+
+    Written here rather than imported: python-ulid cost ~75 ms of Lambda cold start.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def utcnow() -> datetime:
