@@ -46,18 +46,46 @@ def wait_until_up(port: int, timeout: float = 30.0) -> None:
 
 
 class SerialApp:
-    """WSGI wrapper: one DynamoDB request at a time; tracks whether anything changed."""
+    """WSGI wrapper: one DynamoDB request at a time; tracks whether anything changed.
+
+    Tests can inject DynamoDB errors (throttling) with
+    `POST /_faults {"operation": "GetItem", "code": "ThrottlingException", "count": 50}`
+    and clear them with `DELETE /_faults`.
+    """
 
     def __init__(self, inner) -> None:
         self.inner = inner
         self.lock = threading.Lock()
         self.dirty = threading.Event()
         self.requests = 0
+        self.faults: dict[str, list] = {}  # operation -> [error code, remaining count]
+
+    def _faults(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "DELETE":
+            self.faults.clear()
+        else:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            spec = json.loads(environ["wsgi.input"].read(size) or b"{}")
+            self.faults[spec["operation"]] = [spec.get("code", "ThrottlingException"),
+                                              int(spec.get("count", 1))]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO", "").startswith("/moto-api/"):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api/"):
             return self.inner(environ, start_response)
+        if path == "/_faults":
+            return self._faults(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+        fault = self.faults.get(target)
+        if fault and fault[1] > 0:
+            fault[1] -= 1
+            body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{fault[0]}",
+                               "message": "injected by a test"}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                               ("Content-Length", str(len(body)))])
+            return [body]
         with self.lock:
             self.requests += 1
             result = self.inner(environ, start_response)
@@ -164,13 +192,18 @@ def serve(port: int, data: Path | None) -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     app = _make_app()
+    if data and data.exists():
+        # Restore on a private port first: the public port opens only when the data is
+        # back, so nobody (make run's table creation) races the restore.
+        private = make_server("127.0.0.1", free_port(), app, threaded=True,
+                              request_handler=_quiet_handler())
+        threading.Thread(target=private.serve_forever, daemon=True).start()
+        count = restore(private.server_port, data)
+        private.shutdown()
+        print(f"local DynamoDB: restored {count} items from {data}", flush=True)
     server = make_server("127.0.0.1", port, app, threaded=True,
                          request_handler=_quiet_handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    wait_until_up(port)
-    if data and data.exists():
-        print(f"local DynamoDB: restored {restore(port, data)} items from {data}", flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     app.dirty.clear()
     print(f"local DynamoDB: http://127.0.0.1:{port}", flush=True)
 

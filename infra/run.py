@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     db = subprocess.Popen([sys.executable, "-m", "infra.localdb", "--port", str(args.ddb_port),
                            "--data", str(args.data)], env=env)
     try:
-        localdb.wait_until_up(args.ddb_port, timeout=60)
+        localdb.wait_until_up(args.ddb_port, timeout=300)
         from infra import seed
         seed.main(["--residents", str(args.residents)])
         from backend import create_app

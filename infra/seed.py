@@ -95,7 +95,7 @@ def plan(residents: int = 3000, seed_value: int = 20231008) -> DemoCounty:
                                   "parent_id": COUNTY_ID, "county_id": COUNTY_ID,
                                   "departments": CENTRE_DEPARTMENTS})
         for v in range(1, n_villages + 1):
-            vid = f"vil-{tid[-2:]}-{v:02d}"
+            vid = f"vil-{tid}-{v:02d}"
             vname = rng.choice(VILLAGE_WORDS) + rng.choice(VILLAGE_WORDS) + rng.choice(VILLAGE_SUFFIX)
             county.facilities.append({"facility_id": vid, "kind": "village", "name": f"{vname}卫生室",
                                       "parent_id": tid, "county_id": COUNTY_ID,

@@ -573,7 +573,10 @@ def test_noshows_pause_online_booking_but_not_for_the_elderly(w, demo):
     assert r.status_code == 403
 
 
-def test_throttled_dynamodb_is_a_503_with_retry_after_and_nothing_written(w):
+@pytest.mark.parametrize("failure", ["throttled", "timeout"])
+def test_throttled_dynamodb_is_a_503_with_retry_after_and_nothing_written(w, failure):
+    from botocore.exceptions import ReadTimeoutError
+
     from backend.models.base import _connection
     f = w.facility()
     w.template(f, capacity=2)
@@ -586,6 +589,8 @@ def test_throttled_dynamodb_is_a_503_with_retry_after_and_nothing_written(w):
         headers = {}
 
     def throttle(**kwargs):
+        if failure == "timeout":
+            raise ReadTimeoutError(endpoint_url="http://dynamodb")
         return Http(), {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
                         "ResponseMetadata": {"HTTPStatusCode": 400}}
 

@@ -103,9 +103,7 @@ def api_me():
 
 @bp.get("/login")
 def login_page():
-    info = "验证码已发送，5分钟内有效" if request.args.get("sent") == "1" else None
-    return render_template("login.html", tab=request.args.get("tab", "resident"),
-                           phone=request.args.get("phone", "")[:11], info=info)
+    return render_template("login.html", tab=request.args.get("tab", "resident"))
 
 
 def _form_error(err: AppError, tab: str, phone: str = ""):
@@ -123,7 +121,8 @@ def login_code_form():
         auth.request_code(_cfg(), _sender(), phone, client_address())
     except AppError as err:
         return _form_error(err, "resident", phone)
-    return redirect(url_for("auth.login_page", tab="resident", phone=phone, sent="1"), code=303)
+    # Rendered, not redirected: a phone number never goes into a URL (URLs end up in logs).
+    return render_template("login.html", tab="resident", phone=phone, info="验证码已发送，5分钟内有效")
 
 
 @bp.post("/login/resident")

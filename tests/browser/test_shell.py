@@ -49,3 +49,19 @@ def test_elder_mode_persists_on_this_device(phone, live_server):
     other.goto(live_server + "/")
     assert not other.evaluate("document.documentElement.classList.contains('elder')")
     other.context.close()
+
+
+def test_a_new_release_replaces_the_cached_shell(phone, live_server, monkeypatch):
+    from backend import web
+    from backend.routes import pages
+    page = phone.new_page()
+    page.goto(live_server + "/")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    old = f"cc-shell-{web.release_id()}"
+    page.wait_for_function(f"caches.keys().then(k => k.includes('{old}'))")
+    monkeypatch.setattr(web, "release_id", lambda: "nextrelease1")
+    monkeypatch.setattr(pages, "release_id", lambda: "nextrelease1")
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    page.wait_for_function(
+        f"caches.keys().then(k => k.includes('cc-shell-nextrelease1') && !k.includes('{old}'))",
+        timeout=15000)
