@@ -71,9 +71,17 @@ def all_models() -> list[type[BaseModel]]:
     return list(_registry)
 
 
+_connections: dict[tuple, Connection] = {}
+
+
 def _connection() -> Connection:
-    return Connection(region=_settings["region"], host=_settings["host"],
-                      connect_timeout_seconds=3, read_timeout_seconds=5)
+    # Building a Connection creates a botocore client (~150 ms): one per endpoint and
+    # process, reused by every transaction (botocore clients are thread-safe).
+    key = (_settings["region"], _settings["host"])
+    if key not in _connections:
+        _connections[key] = Connection(region=_settings["region"], host=_settings["host"],
+                                       connect_timeout_seconds=3, read_timeout_seconds=5)
+    return _connections[key]
 
 
 def transaction(client_request_token: str | None = None) -> TransactWrite:

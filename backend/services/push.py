@@ -302,7 +302,8 @@ class WebPushChannel:
                              config.push_max_attempts, config.push_backoff_seconds,
                              max(1, config.push_concurrency))
         recipients = sorted({n.recipient for n in notices})
-        with ThreadPoolExecutor(max_workers=min(settings.concurrency, len(recipients) or 1)) as pool:
+        # DynamoDB reads: at most 8 at once (botocore's connection pool holds 10).
+        with ThreadPoolExecutor(max_workers=min(8, len(recipients) or 1)) as pool:
             found = dict(zip(recipients, pool.map(devices, recipients)))
         reachable = [n for n in notices if found.get(n.recipient)]
         if not reachable:
