@@ -117,8 +117,8 @@ def test_gone_device_is_deleted_and_the_others_still_get_it(app, receiver, clock
     with app.app_context():
         notice = notify.notify(recipient, kind="vaccine_due", title="疫苗接种提醒", body="麻腮风第2剂到期")
     with pytest.raises(PushSubscription.DoesNotExist):
-        PushSubscription.get(gone_id)
-    assert PushSubscription.get(fine_id).recipient == recipient
+        PushSubscription.get(recipient, gone_id)
+    assert PushSubscription.get(recipient, fine_id).recipient == recipient
     assert len(receiver.for_device(gone)) == 1  # not retried
     assert json.loads(receiver.texts(fine)[0])["title"] == "疫苗接种提醒"
     [delivery] = webpush_deliveries(recipient, notice.notice_id)
@@ -135,7 +135,7 @@ def test_throttled_push_is_retried_with_backoff(app, receiver, clock, sleeps):
     assert [r.status for r in receiver.for_device(device)] == [429, 503, 201]
     assert sleeps == [2.0, 0.02]   # Retry-After first, then exponential from the base
     assert json.loads(receiver.texts(device)[0])["body"] == "请到卫生院测血压"
-    assert PushSubscription.get(device_id)  # kept
+    assert PushSubscription.get(recipient, device_id)  # kept
     assert webpush_deliveries(recipient, notice.notice_id)[0].status == "delivered"
 
 
@@ -148,7 +148,7 @@ def test_retries_stop_and_the_failure_is_recorded(app, receiver, clock, sleeps):
         notice = notify.notify(recipient, kind="vaccine_due", title="接种提醒", body="乙肝第3剂")
     assert [r.status for r in receiver.for_device(broken)] == [500, 502, 503]
     assert len(sleeps) == 2
-    assert PushSubscription.get(broken_id)  # a flaky service is not a gone device
+    assert PushSubscription.get(recipient, broken_id)  # a flaky service is not a gone device
     [delivery] = webpush_deliveries(recipient, notice.notice_id)
     assert delivery.status == "delivered" and delivery.detail == "1/2 devices; http 503"
 

@@ -54,7 +54,7 @@ def test_resident_subscribes_several_devices(person, client, demo, receiver):
         ids.append(r.get_json()["device_id"])
     listed = {d["device_id"] for d in client.get("/api/push/subscriptions").get_json()["devices"]}
     assert set(ids) <= listed
-    stored = PushSubscription.get(ids[0])
+    stored = PushSubscription.get(f"res:{me['resident_id']}", ids[0])
     assert stored.recipient == f"res:{me['resident_id']}" and stored.endpoint == phone.endpoint
     assert stored.token_hash != r.get_json()["token"]  # only the hash is kept
 
@@ -70,7 +70,7 @@ def test_resident_subscribes_several_devices(person, client, demo, receiver):
     (lambda s: s["keys"].update(p256dh="BA" + "A" * 85), "invalid_subscription"),
 ])
 def test_bad_subscription_is_refused_and_nothing_stored(person, client, demo, receiver, mutate, code):
-    person.login_resident(someone_phone(demo))
+    me = person.login_resident(someone_phone(demo))
     token = person.page_csrf()
     device = receiver.device()
     body = device.subscription_json()
@@ -79,7 +79,7 @@ def test_bad_subscription_is_refused_and_nothing_stored(person, client, demo, re
     assert r.status_code == 422
     assert r.get_json()["error"]["code"] == code
     with pytest.raises(PushSubscription.DoesNotExist):
-        PushSubscription.get(push.device_id_for(device.endpoint))
+        PushSubscription.get(f"res:{me['resident_id']}", push.device_id_for(device.endpoint))
 
 
 def test_plain_http_endpoint_refused_outside_tests_and_local(app, receiver, monkeypatch):
@@ -106,23 +106,23 @@ def test_cannot_unsubscribe_a_device_that_is_not_yours(app, person, client, demo
     other = app.test_client()
     from tests.conftest import Browserless
     someone = Browserless(app, other)
-    someone.login_resident(other_phone)
+    them = someone.login_resident(other_phone)
     r = post(other, someone.page_csrf(), "/api/push/subscriptions", other_device.subscription_json())
     other_id = r.get_json()["device_id"]
     # ... is not found for me, and stays subscribed.
-    person.login_resident(someone_phone(demo))
+    me = person.login_resident(someone_phone(demo))
     token = person.page_csrf()
     r = client.delete(f"/api/push/subscriptions/{other_id}", headers={"X-CSRF-Token": token})
     assert r.status_code == 404
     assert r.get_json()["error"]["code"] == "device_not_found"
-    assert PushSubscription.get(other_id).endpoint == other_device.endpoint
+    assert PushSubscription.get(f"res:{them['resident_id']}", other_id).endpoint == other_device.endpoint
     # Mine goes.
     mine = post(client, token, "/api/push/subscriptions", receiver.device().subscription_json())
     mine_id = mine.get_json()["device_id"]
     r = client.delete(f"/api/push/subscriptions/{mine_id}", headers={"X-CSRF-Token": token})
     assert r.status_code == 200
     with pytest.raises(PushSubscription.DoesNotExist):
-        PushSubscription.get(mine_id)
+        PushSubscription.get(f"res:{me['resident_id']}", mine_id)
 
 
 def test_service_worker_resubscribes_with_its_device_token(app, person, client, demo, receiver):
@@ -135,9 +135,10 @@ def test_service_worker_resubscribes_with_its_device_token(app, person, client, 
             "subscription": new_device.subscription_json()}
     r = worker.post("/api/push/resubscribe", json=body)
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "invalid_device_token"
-    assert PushSubscription.get(old["device_id"])
+    mine = f"res:{me['resident_id']}"
+    assert PushSubscription.get(mine, old["device_id"])
     with pytest.raises(PushSubscription.DoesNotExist):
-        PushSubscription.get(push.device_id_for(new_device.endpoint))
+        PushSubscription.get(mine, push.device_id_for(new_device.endpoint))
 
     body["token"] = old["token"]
     r = worker.post("/api/push/resubscribe", json=body)
@@ -145,8 +146,21 @@ def test_service_worker_resubscribes_with_its_device_token(app, person, client, 
     new = r.get_json()
     assert new["device_id"] == push.device_id_for(new_device.endpoint) and new["token"] != old["token"]
     with pytest.raises(PushSubscription.DoesNotExist):
-        PushSubscription.get(old["device_id"])
-    assert PushSubscription.get(new["device_id"]).recipient == f"res:{me['resident_id']}"
+        PushSubscription.get(mine, old["device_id"])
+    assert PushSubscription.get(mine, new["device_id"]).endpoint == new_device.endpoint
     # The old token is spent.
     r = worker.post("/api/push/resubscribe", json=body)
     assert r.status_code == 403
+
+
+def test_shared_phone_is_taken_over_by_who_subscribes_it_last(app, receiver):
+    browser = receiver.device()
+    sub = browser.subscription_json()
+    with app.app_context():
+        first = push.subscribe("res:a-shared", endpoint=sub["endpoint"],
+                               p256dh=sub["keys"]["p256dh"], auth=sub["keys"]["auth"])
+        push.subscribe("res:b-shared", endpoint=sub["endpoint"], p256dh=sub["keys"]["p256dh"],
+                       auth=sub["keys"]["auth"])
+    with pytest.raises(PushSubscription.DoesNotExist):
+        PushSubscription.get("res:a-shared", first.device_id)
+    assert PushSubscription.get("res:b-shared", first.device_id).endpoint == browser.endpoint

@@ -2,38 +2,39 @@
 from __future__ import annotations
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from backend.models.base import BaseModel
 
 __all__ = ["PushSubscription", "HeldPush"]
 
 
-class SubscriptionsByRecipient(GlobalSecondaryIndex):
-    """Every device of one person (fan-out, the settings page's device list)."""
+class SubscriptionsByDevice(GlobalSecondaryIndex):
+    """Who owns a browser's endpoint (taking it over; the service worker's resubscribe)."""
 
     class Meta:
-        index_name = "by-recipient"
-        projection = AllProjection()
+        index_name = "by-device"
+        projection = KeysOnlyProjection()
 
-    recipient = UnicodeAttribute(hash_key=True)
-    device_id = UnicodeAttribute(range_key=True)
+    device_id = UnicodeAttribute(hash_key=True)
 
 
 class PushSubscription(BaseModel):
-    """One browser's push subscription. PK device_id: SHA-256 (hex, 32) of the endpoint.
+    """One browser's push subscription. PK recipient, SK device_id: SHA-256 (hex, 32) of
+    the endpoint.
 
-    Keyed by the endpoint so one browser has one owner: whoever subscribes it last
-    (a shared family phone) receives its pushes. `token_hash` is the SHA-256 of the
-    device token the service worker presents on `pushsubscriptionchange`, when the
-    session that subscribed may long be gone.
+    Fan-out reads a person's devices with one strongly consistent Query on the base
+    table (a device subscribed a moment ago is not missed). One browser has one owner:
+    whoever subscribes it last (a shared family phone) takes it over, found through the
+    by-device index. `token_hash` is the SHA-256 of the device token the service worker
+    presents on `pushsubscriptionchange`, when the session may long be gone.
     """
 
     class Meta:
         table = "push-subscriptions"
 
-    device_id = UnicodeAttribute(hash_key=True)
-    recipient = UnicodeAttribute()          # res:<resident_id> or s:<login>
+    recipient = UnicodeAttribute(hash_key=True)   # res:<resident_id> or s:<login>
+    device_id = UnicodeAttribute(range_key=True)
     endpoint = UnicodeAttribute()
     p256dh = UnicodeAttribute()
     auth = UnicodeAttribute()
@@ -41,7 +42,7 @@ class PushSubscription(BaseModel):
     label = UnicodeAttribute(default="")   # "Android 手机 · Chrome", shown in settings
     created_at = UTCDateTimeAttribute()
 
-    by_recipient = SubscriptionsByRecipient()
+    by_device = SubscriptionsByDevice()
 
 
 class HeldPush(BaseModel):

@@ -142,25 +142,35 @@ def _validated(endpoint: str, p256dh: str, auth: str, config: Config) -> tuple[s
     return endpoint, p256dh, auth
 
 
+def _owners(device_id: str) -> list[str]:
+    return [k.recipient for k in PushSubscription.by_device.query(device_id)]
+
+
 def subscribe(recipient: str, *, endpoint: str, p256dh: str, auth: str, user_agent: str = "",
               config: Config | None = None) -> Subscribed:
     """Add (or take over) this browser as one of the person's devices."""
     config = config or current_app.config["COUNTYCARE"]
     _validated(endpoint, p256dh, auth, config)
     token = secrets.token_urlsafe(32)
-    sub = PushSubscription(device_id_for(endpoint), recipient=recipient, endpoint=endpoint,
+    sub = PushSubscription(recipient, device_id_for(endpoint), endpoint=endpoint,
                            p256dh=p256dh, auth=auth, token_hash=_token_hash(token),
                            label=_device_label(user_agent)[:40], created_at=utcnow())
-    # The endpoint is a capability only this browser holds: whoever presents it owns it.
-    sub.save()
+    # The endpoint is a capability only this browser holds: whoever presents it owns it,
+    # and the previous owner (someone else on a shared phone) stops getting its pushes.
+    with transaction() as tx:
+        for owner in _owners(sub.device_id):
+            if owner != recipient:
+                tx.delete(PushSubscription(owner, sub.device_id))
+        tx.save(sub)
     mine = devices(recipient)
-    for old in sorted(mine, key=lambda d: d.created_at)[:-MAX_DEVICES] if len(mine) > MAX_DEVICES else []:
-        _forget(old.device_id, old.endpoint)
+    if len(mine) > MAX_DEVICES:
+        for old in sorted(mine, key=lambda d: d.created_at)[:-MAX_DEVICES]:
+            _forget(old)
     return Subscribed(sub.device_id, token, sub.label)
 
 
 def devices(recipient: str) -> list[PushSubscription]:
-    return list(PushSubscription.by_recipient.query(recipient))
+    return list(PushSubscription.query(recipient, consistent_read=True))
 
 
 def unsubscribe(recipient: str, device_id: str) -> None:
@@ -168,7 +178,8 @@ def unsubscribe(recipient: str, device_id: str) -> None:
     if not device_id or len(device_id) > 64:
         raise NotFound("找不到该设备", code="device_not_found")
     try:
-        PushSubscription(device_id).delete(condition=PushSubscription.recipient == recipient)
+        PushSubscription(recipient, device_id).delete(
+            condition=PushSubscription.device_id.exists())
     except DeleteError as err:
         if err.cause_response_code == "ConditionalCheckFailedException":
             raise NotFound("找不到该设备", code="device_not_found") from None
@@ -183,14 +194,17 @@ def resubscribe(token: str, *, device_id: str, endpoint: str, p256dh: str, auth:
     """
     config = config or current_app.config["COUNTYCARE"]
     _validated(endpoint, p256dh, auth, config)
-    try:
-        old = PushSubscription.get(device_id) if device_id and len(device_id) <= 64 else None
-    except DoesNotExist:
-        old = None
+    old = None
+    if device_id and len(device_id) <= 64:
+        for owner in _owners(device_id):
+            try:
+                old = PushSubscription.get(owner, device_id, consistent_read=True)
+            except DoesNotExist:
+                continue
     if old is None or not token or not hmac.compare_digest(old.token_hash, _token_hash(token)):
         raise Forbidden("设备凭证无效，请在设置中重新开启通知", code="invalid_device_token")
     new_token = secrets.token_urlsafe(32)
-    new = PushSubscription(device_id_for(endpoint), recipient=old.recipient, endpoint=endpoint,
+    new = PushSubscription(old.recipient, device_id_for(endpoint), endpoint=endpoint,
                            p256dh=p256dh, auth=auth, token_hash=_token_hash(new_token),
                            label=old.label, created_at=utcnow())
     try:
@@ -203,10 +217,11 @@ def resubscribe(token: str, *, device_id: str, endpoint: str, p256dh: str, auth:
     return Subscribed(new.device_id, new_token, new.label)
 
 
-def _forget(device_id: str, endpoint: str) -> None:
+def _forget(device: PushSubscription) -> None:
     """Delete a subscription the push service says is gone (unless it was replaced)."""
     try:
-        PushSubscription(device_id).delete(condition=PushSubscription.endpoint == endpoint)
+        PushSubscription(device.recipient, device.device_id).delete(
+            condition=PushSubscription.endpoint == device.endpoint)
     except DeleteError:
         pass
 
@@ -334,7 +349,7 @@ class WebPushChannel:
             notice, device, payload, delivery = job
             outcome = _send_one(device, payload, delivery, vapid, settings, self.sleep)
             if outcome.status == "gone":
-                _forget(device.device_id, device.endpoint)
+                _forget(device)
             return notice, device, outcome, utcnow()
 
         results: dict[str, list[tuple[Outcome, datetime]]] = defaultdict(list)
