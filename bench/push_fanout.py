@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     with PushSubscription.batch_write() as batch:  # set-up, not measured
         for r in recipients:
             dev = receiver.device()
-            batch.save(PushSubscription(push.device_id_for(dev.endpoint), recipient=r,
+            batch.save(PushSubscription(r, push.device_id_for(dev.endpoint),
                                         endpoint=dev.endpoint, p256dh=dev.p256dh, auth=dev.auth,
                                         token_hash="-", label="bench", created_at=utcnow()))
     requests = [notify.NoticeRequest(r, "appointment_reminder", "明天09:30门诊提醒",
