@@ -7,6 +7,22 @@ from backend.services import notify
 from tests.browser.conftest import login_resident
 
 
+SHOWN = """navigator.serviceWorker.ready.then(r => r.getNotifications())
+    .then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag, lang: n.lang,
+                              data: n.data})))"""
+
+
+def _notifications(page, at_least: int) -> list[dict]:
+    """The service worker's notifications, once `at_least` are shown (polled: a push is
+    handled asynchronously, and wait_for_function cannot await a promise under this CSP)."""
+    for _ in range(200):
+        shown = page.evaluate(SHOWN)
+        if len(shown) >= at_least:
+            return shown
+        page.wait_for_timeout(50)
+    raise AssertionError(f"fewer than {at_least} notifications shown: {shown}")
+
+
 def _registration_id(page, cdp) -> str:
     found: list[str] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated",
@@ -42,12 +58,7 @@ def test_push_message_shows_a_chinese_notification_that_opens_the_notice(phone, 
     registration = _registration_id(page, cdp)
     cdp.send("ServiceWorker.deliverPushMessage", {
         "origin": live_server, "registrationId": registration, "data": payload})
-    page.wait_for_function(
-        "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)",
-        polling=100, timeout=10000)
-    shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications())
-        .then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag, lang: n.lang,
-                                  data: n.data})))""")
+    shown = _notifications(page, 1)
     assert shown == [{"title": "疫苗接种提醒", "body": "孩子的麻腮风第2剂已到期，请预约接种。",
                       "tag": notice.notice_id, "lang": "zh-CN",
                       "data": {"url": "/vaccination/children/c-001", "id": notice.notice_id,
@@ -56,12 +67,8 @@ def test_push_message_shows_a_chinese_notification_that_opens_the_notice(phone, 
     # A push without a payload still shows something a person understands.
     cdp.send("ServiceWorker.deliverPushMessage", {
         "origin": live_server, "registrationId": registration, "data": ""})
-    page.wait_for_function(
-        "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 1)",
-        polling=100, timeout=10000)
-    titles = page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications())"
-                           ".then(ns => ns.map(n => [n.title, n.data.url]))")
-    assert ["县域健康：您有一条新消息", "/notices"] in titles
+    titles = [(n["title"], n["data"]["url"]) for n in _notifications(page, 2)]
+    assert ("县域健康：您有一条新消息", "/notices") in titles
 
     # The same notice waits in the inbox, with the unread badge on the home tile.
     page.goto(live_server + "/")
