@@ -48,6 +48,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     from backend import web
     web.install(app)
+
+    from backend.services import push
+    push.install(app)
     return app
 
 

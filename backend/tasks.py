@@ -70,3 +70,21 @@ def generate_booking_slots() -> dict:
 def expire_waitlist_offers() -> dict:
     from backend.services.booking import expire_offers
     return expire_offers()
+
+
+@scheduled("cron(0 2 * * ? *)", "就诊前一天提醒：每天10:00（北京时间）通知明天有预约的居民")
+def appointment_reminders() -> dict:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    from backend.services import reminders
+    tz = current_app.config["COUNTYCARE"].timezone
+    return reminders.send_day_before(datetime.now(ZoneInfo(tz)).date(), tz=tz)
+
+
+@scheduled("cron(0 23 * * ? *)", "夜间（22:00-7:00）暂缓的推送在北京时间7:00发出")
+def release_held_pushes() -> dict:
+    from backend.services import push
+    return push.release_held()

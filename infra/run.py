@@ -13,6 +13,21 @@ from pathlib import Path
 from infra import localdb
 
 
+def local_vapid_keys(path: Path) -> tuple[str, str]:
+    """This machine's VAPID key pair for Web Push, generated once into .localdata."""
+    import json
+
+    if path.exists():
+        keys = json.loads(path.read_text())
+        return keys["private_key"], keys["public_key"]
+    from backend.services.push import generate_vapid_keys
+    private, public = generate_vapid_keys()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"private_key": private, "public_key": public}))
+    path.chmod(0o600)
+    return private, public
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5000)
@@ -28,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("COUNTYCARE_STAGE", "local")
     env.setdefault("COUNTYCARE_SECURE_COOKIES", "0")  # plain HTTP on this machine
     env.setdefault("COUNTYCARE_CODE_SENDER", "console")
+    if not env.get("COUNTYCARE_VAPID_PRIVATE_KEY"):
+        private, public = local_vapid_keys(args.data.parent / "vapid.json")
+        env["COUNTYCARE_VAPID_PRIVATE_KEY"], env["COUNTYCARE_VAPID_PUBLIC_KEY"] = private, public
     os.environ.update(env)
 
     db = subprocess.Popen([sys.executable, "-m", "infra.localdb", "--port", str(args.ddb_port),

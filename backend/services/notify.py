@@ -8,28 +8,52 @@ residents and the staff login (`s:<name>`) for staff: `recipient_for(user)` give
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from backend.models.base import new_id, transaction, utcnow
 from backend.models.notices import Delivery, Notice
 from backend.models.people import Uniqueness
 
-__all__ = ["notify", "recipient_for", "resident_recipient", "Channel", "CHANNELS", "inbox",
-           "mark_read"]
+__all__ = ["notify", "notify_many", "NoticeRequest", "recipient_for", "resident_recipient",
+           "Channel", "CHANNELS", "inbox", "mark_read", "mark_all_read", "unread_count",
+           "get_notice", "record_deliveries"]
 
 log = logging.getLogger(__name__)
 
+INBOX_LIMIT = 100
+
 
 class Channel(Protocol):
+    """A way to reach people besides the inbox (Web Push; later SMS, WeChat notices).
+
+    `deliver` returns what happened (recorded on the notice) or None when the channel
+    does not apply (e.g. the person has no device). A channel may also define
+    `deliver_many(notices) -> {notice_id: Delivery}` to fan out a batch concurrently.
+    """
+
     name: str
 
     def deliver(self, notice: Notice) -> Delivery | None: ...
 
 
-# Extra channels registered at start-up (the push issue adds Web Push here).
+# Extra channels registered at start-up (`backend.services.push.install` adds Web Push).
 CHANNELS: list[Channel] = []
+
+
+@dataclass(frozen=True)
+class NoticeRequest:
+    """One notice to send: what `notify` takes, as a value for `notify_many`."""
+
+    recipient: str
+    kind: str
+    title: str
+    body: str
+    url: str = "/notices"
+    urgent: bool = False
+    dedupe_key: str | None = None
 
 
 def resident_recipient(resident_id: str) -> str:
@@ -47,33 +71,93 @@ def notify(recipient: str, *, kind: str, title: str, body: str, url: str = "/not
 
     Returns None when a notice with the same `dedupe_key` was already sent.
     """
+    return notify_many([NoticeRequest(recipient, kind, title, body, url, urgent, dedupe_key)])[0]
+
+
+def notify_many(requests: list[NoticeRequest], *, concurrency: int = 8) -> list[Notice | None]:
+    """`notify` for a batch (a scheduled task's reminders): stored, then fanned out.
+
+    Results are in the order of `requests`; None where the dedupe key was already used.
+    Channels with `deliver_many` get the whole batch at once (bounded concurrency inside).
+    """
     now = utcnow()
-    notice = Notice(recipient, new_id(), kind=kind, title=title[:60],
-                    body=body[:400], url=url, urgent="1" if urgent else "0", created_at=now,
-                    deliveries=[Delivery(channel="inbox", status="delivered", at=now)])
-    if dedupe_key:
-        # The claim and the notice are written together: a retried task adds nothing.
-        try:
-            with transaction() as tx:
-                tx.save(Uniqueness(f"notice#{recipient}#{dedupe_key}", owner=notice.notice_id),
-                        condition=Uniqueness.key.does_not_exist())
-                tx.save(notice, condition=Notice.notice_id.does_not_exist())
-        except TransactWriteError as err:
-            if any(r and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or []):
-                return None
-            raise
-    else:
-        notice.save(condition=Notice.notice_id.does_not_exist())
+    notices = [Notice(r.recipient, new_id(), kind=r.kind, title=r.title[:60],
+                      body=r.body[:400], url=r.url, urgent="1" if r.urgent else "0",
+                      created_at=now,
+                      deliveries=[Delivery(channel="inbox", status="delivered", at=now)])
+               for r in requests]
+    plain = [n for n, r in zip(notices, requests) if not r.dedupe_key]
+    if len(plain) == 1:
+        plain[0].save(condition=Notice.notice_id.does_not_exist())
+    elif plain:
+        # Fresh ULIDs cannot collide, so a batch write (no conditions) is safe here.
+        with Notice.batch_write() as batch:
+            for notice in plain:
+                batch.save(notice)
+    claimed = _parallel(lambda pair: _store_once(*pair),
+                        [(n, r.dedupe_key) for n, r in zip(notices, requests) if r.dedupe_key],
+                        concurrency)
+    skipped = {n.notice_id for n, ok in claimed if not ok}
+    stored = [n for n in notices if n.notice_id not in skipped]
+
+    extra: dict[str, list[Delivery]] = {}
     for channel in CHANNELS:
+        for notice_id, delivery in _offer(channel, stored).items():
+            if delivery is not None:
+                extra.setdefault(notice_id, []).append(delivery)
+    by_id = {n.notice_id: n for n in stored}
+    _parallel(lambda item: record_deliveries(by_id[item[0]], item[1]), list(extra.items()), concurrency)
+    return [None if n.notice_id in skipped else n for n in notices]
+
+
+def _store_once(notice: Notice, dedupe_key: str) -> tuple[Notice, bool]:
+    # The claim and the notice are written together: a retried task adds nothing.
+    try:
+        with transaction() as tx:
+            tx.save(Uniqueness(f"notice#{notice.recipient}#{dedupe_key}", owner=notice.notice_id),
+                    condition=Uniqueness.key.does_not_exist())
+            tx.save(notice, condition=Notice.notice_id.does_not_exist())
+    except TransactWriteError as err:
+        if any(r and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or []):
+            return notice, False
+        raise
+    return notice, True
+
+
+def _offer(channel: Channel, notices: list[Notice]) -> dict[str, Delivery | None]:
+    """One channel failing never stops the inbox or the others."""
+    if not notices:
+        return {}
+    many = getattr(channel, "deliver_many", None)
+    if many is not None:
         try:
-            delivery = channel.deliver(notice)
-        except Exception:  # one channel failing never stops the inbox or the others
-            log.exception("channel %s failed for a %s notice", channel.name, kind)
-            delivery = Delivery(channel=channel.name, status="failed", at=utcnow())
-        if delivery is not None:
-            notice.update(actions=[Notice.deliveries.set(
-                Notice.deliveries.append([delivery]))])
-    return notice
+            return many(notices)
+        except Exception:
+            log.exception("channel %s failed for a batch of %d", channel.name, len(notices))
+            return {n.notice_id: Delivery(channel=channel.name, status="failed", at=utcnow(),
+                                          detail="channel_error") for n in notices}
+    out: dict[str, Delivery | None] = {}
+    for notice in notices:
+        try:
+            out[notice.notice_id] = channel.deliver(notice)
+        except Exception:
+            log.exception("channel %s failed for a %s notice", channel.name, notice.kind)
+            out[notice.notice_id] = Delivery(channel=channel.name, status="failed", at=utcnow(),
+                                             detail="channel_error")
+    return out
+
+
+def record_deliveries(notice: Notice, deliveries: list[Delivery]) -> None:
+    """Which channel delivered the notice, and when (appended to the stored notice)."""
+    notice.update(actions=[Notice.deliveries.set(Notice.deliveries.append(deliveries))])
+
+
+def _parallel(fn, items: list, workers: int) -> list:
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def inbox(recipient: str, limit: int = 50) -> list[Notice]:
@@ -81,6 +165,42 @@ def inbox(recipient: str, limit: int = 50) -> list[Notice]:
     return list(Notice.query(recipient, scan_index_forward=False, limit=limit))
 
 
-def mark_read(recipient: str, notice_id: str) -> None:
-    Notice(recipient, notice_id).update(actions=[Notice.read_at.set(utcnow())],
-                                        condition=Notice.notice_id.exists())
+def get_notice(recipient: str, notice_id: str) -> Notice | None:
+    """A notice of this recipient's inbox (GetItem on the recipient's own key), or None."""
+    if not notice_id or len(notice_id) > 64:
+        return None
+    try:
+        return Notice.get(recipient, notice_id)
+    except Notice.DoesNotExist:
+        return None
+
+
+def unread_count(recipient: str) -> int:
+    """Unread notices among the newest `INBOX_LIMIT` (one Query; the badge shows 99+)."""
+    return sum(1 for n in Notice.query(recipient, scan_index_forward=False, limit=INBOX_LIMIT,
+                                       attributes_to_get=["notice_id", "read_at"])
+               if n.read_at is None)
+
+
+def mark_read(recipient: str, notice_id: str) -> bool:
+    """Mark one notice read (keeps the first reading time); False when it is not theirs."""
+    if not notice_id or len(notice_id) > 64:
+        return False
+    try:
+        Notice(recipient, notice_id).update(
+            actions=[Notice.read_at.set(Notice.read_at | utcnow())],
+            condition=Notice.notice_id.exists())
+    except UpdateError as err:
+        if err.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def mark_all_read(recipient: str) -> int:
+    """Mark the unread among the newest `INBOX_LIMIT` read; returns how many."""
+    unread = [n.notice_id for n in Notice.query(recipient, scan_index_forward=False,
+                                                limit=INBOX_LIMIT,
+                                                attributes_to_get=["notice_id", "read_at"])
+              if n.read_at is None]
+    return sum(1 for notice_id in unread if mark_read(recipient, notice_id))

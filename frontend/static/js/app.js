@@ -71,3 +71,10 @@ watchNetwork();
 registerServiceWorker();
 document.querySelectorAll('form[action="/logout"]').forEach((f) =>
   f.addEventListener("submit", () => navigator.serviceWorker?.controller?.postMessage({ type: "logout" })));
+
+// Web Push settings and the unread badge (loaded only where used).
+const pushModule = () => import(new URL(`./push.js?v=${meta("release")}`, import.meta.url).href)
+  .then((m) => { m.bind(api); return m; });
+if (document.getElementById("push-enable")) pushModule().then((m) => m.initSettings());
+const noticesTile = document.querySelector('.tiles a[href="/notices"]');
+if (noticesTile) pushModule().then((m) => m.showUnreadBadge(noticesTile));
