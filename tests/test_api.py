@@ -83,7 +83,7 @@ def test_openapi_document_is_valid(client):
 def test_every_api_write_route_checks_csrf_and_every_data_route_checks_a_role(app):
     """A route audit: nothing under /api/ that touches personal data is open to anyone."""
     public = {"meta.openapi", "meta.health", "auth.api_request_code", "auth.api_resident_login",
-              "auth.api_staff_login"}
+              "auth.api_staff_login", "push.public_key"}  # the VAPID public key is public
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/") or rule.endpoint in public:
             continue
