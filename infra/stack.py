@@ -52,7 +52,8 @@ def build(tables: dict) -> dict:
                     {"Sid": "LoginCodesBySms", "Effect": "Allow", "Action": ["sns:Publish"],
                      "Resource": "*"},
                     {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter",
-                                                                     "ssm:GetParameters"],
+                                                                     "ssm:GetParameters",
+                                                                     "ssm:GetParametersByPath"],
                      "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:"
                                              "${AWS::AccountId}:parameter/countycare/*"}},
                 ]},
