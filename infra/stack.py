@@ -67,7 +67,7 @@ def build(tables: dict) -> dict:
     resources["HttpIntegration"] = {
         "Type": "AWS::ApiGatewayV2::Integration", "Condition": "FunctionReady",
         "Properties": {"ApiId": {"Ref": "HttpApi"}, "IntegrationType": "AWS_PROXY",
-                       "IntegrationUri": _function_arn(), "PayloadFormatVersion": "1.0",
+                       "IntegrationUri": _function_arn(), "PayloadFormatVersion": "2.0",
                        "TimeoutInMillis": 29000},
     }
     resources["HttpRoute"] = {
