@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: Config | None = None) -> Flask:
-    config = config or Config()
+    if config is None:
+        from backend.ssm import load_into_environ
+        load_into_environ()  # secrets of a deployed stage, before Config reads the environment
+        config = Config()
+    _refuse_default_secret(config)
     app = Flask(__name__, template_folder=str(ROOT / "frontend" / "templates"),
                 static_folder=str(ROOT / "frontend" / "static"), static_url_path="/static")
     app.config.update(
@@ -52,6 +56,14 @@ def create_app(config: Config | None = None) -> Flask:
     from backend.services import push
     push.install(app)
     return app
+
+
+def _refuse_default_secret(config: Config) -> None:
+    # A deployed stage must have its own key (SSM): the local default would make phone
+    # hashes and rate-limit keys guessable.
+    if config.stage not in {"local", "test"} and not config.testing \
+            and config.secret_key == "local-development-only":
+        raise RuntimeError("COUNTYCARE_SECRET_KEY is not set for stage " + config.stage)
 
 
 def _configure_logging() -> None:

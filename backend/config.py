@@ -43,11 +43,10 @@ class Config:
     secret_key: str = field(default_factory=lambda: _env("COUNTYCARE_SECRET_KEY", "local-development-only"))
     timezone: str = "Asia/Shanghai"
     # Web Push (VAPID, RFC 8292). The private key is the base64url raw P-256 scalar; on
-    # Lambda it comes from the environment or from the SSM SecureString named by
-    # COUNTYCARE_VAPID_SSM. The public key is derived when not given.
+    # Lambda it comes from SSM through the environment (backend.ssm). The public key is
+    # derived when not given.
     vapid_private_key: str = field(default_factory=lambda: _env("COUNTYCARE_VAPID_PRIVATE_KEY", ""))
     vapid_public_key: str = field(default_factory=lambda: _env("COUNTYCARE_VAPID_PUBLIC_KEY", ""))
-    vapid_ssm_parameter: str = field(default_factory=lambda: _env("COUNTYCARE_VAPID_SSM", ""))
     vapid_subject: str = field(default_factory=lambda: _env("COUNTYCARE_VAPID_SUBJECT", "mailto:push@countycare.example.cn"))
     push_concurrency: int = field(default_factory=lambda: int(_env("COUNTYCARE_PUSH_CONCURRENCY", "16")))
     push_timeout_seconds: float = 5.0

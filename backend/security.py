@@ -80,9 +80,10 @@ def _check_csrf() -> None:
 
 
 def client_address() -> str:
-    # Behind API Gateway the caller is the first X-Forwarded-For hop it added.
+    # API Gateway appends the address it saw to X-Forwarded-For; earlier hops are whatever
+    # the caller sent, so only the last one can key a rate limit.
     forwarded = request.headers.get("X-Forwarded-For", "")
-    return (forwarded.split(",")[0].strip() or request.remote_addr or "unknown")[:64]
+    return (forwarded.split(",")[-1].strip() or request.remote_addr or "unknown")[:64]
 
 
 def set_session_cookie(resp: Response, token: str) -> None:

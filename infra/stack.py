@@ -52,7 +52,8 @@ def build(tables: dict) -> dict:
                     {"Sid": "LoginCodesBySms", "Effect": "Allow", "Action": ["sns:Publish"],
                      "Resource": "*"},
                     {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter",
-                                                                     "ssm:GetParameters"],
+                                                                     "ssm:GetParameters",
+                                                                     "ssm:GetParametersByPath"],
                      "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:"
                                              "${AWS::AccountId}:parameter/countycare/*"}},
                 ]},
@@ -66,7 +67,7 @@ def build(tables: dict) -> dict:
     resources["HttpIntegration"] = {
         "Type": "AWS::ApiGatewayV2::Integration", "Condition": "FunctionReady",
         "Properties": {"ApiId": {"Ref": "HttpApi"}, "IntegrationType": "AWS_PROXY",
-                       "IntegrationUri": _function_arn(), "PayloadFormatVersion": "1.0",
+                       "IntegrationUri": _function_arn(), "PayloadFormatVersion": "2.0",
                        "TimeoutInMillis": 29000},
     }
     resources["HttpRoute"] = {

@@ -37,31 +37,46 @@ def _logical_id(table: str) -> str:
     return "Table" + "".join(part.capitalize() for part in table.split("-"))
 
 
+def _key_schema(keys: list[dict]) -> list[dict]:
+    # DynamoDB wants the HASH key first; PynamoDB lists them in declaration order.
+    ordered = sorted(keys, key=lambda k: k["KeyType"] != "HASH")
+    return [{"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in ordered]
+
+
+def _projection(projection: dict) -> dict:
+    out = {"ProjectionType": projection["ProjectionType"]}
+    if projection.get("NonKeyAttributes"):
+        out["NonKeyAttributes"] = sorted(projection["NonKeyAttributes"])
+    return out
+
+
+def _indexes(indexes: list[dict]) -> list[dict]:
+    return [{"IndexName": i["index_name"], "KeySchema": _key_schema(i["key_schema"]),
+             "Projection": _projection(i["projection"])}
+            for i in sorted(indexes, key=lambda i: i["index_name"])]
+
+
 def table_resources() -> dict:
+    """One AWS::DynamoDB::Table per model, in a stable order (the template is committed)."""
     resources = {}
     for model in _models():
         schema = model._get_schema()
+        attributes = {a["AttributeName"]: a["AttributeType"]
+                      for a in schema["attribute_definitions"]}
         props = {
             "TableName": {"Fn::Sub": "${AWS::StackName}-" + model.Meta.table},
             "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": a["attribute_name"],
-                                      "AttributeType": a["attribute_type"]}
-                                     for a in schema["attribute_definitions"]],
-            "KeySchema": [{"AttributeName": k["attribute_name"], "KeyType": k["key_type"]}
-                          for k in schema["key_schema"]],
+            "AttributeDefinitions": [{"AttributeName": name, "AttributeType": attributes[name]}
+                                     for name in sorted(attributes)],
+            "KeySchema": _key_schema(schema["key_schema"]),
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
             "DeletionProtectionEnabled": True,
         }
-        if schema["global_secondary_indexes"]:
-            props["GlobalSecondaryIndexes"] = [{
-                "IndexName": g["index_name"],
-                "KeySchema": [{"AttributeName": k["attribute_name"], "KeyType": k["key_type"]}
-                              for k in g["key_schema"]],
-                "Projection": {"ProjectionType": g["projection"]["ProjectionType"],
-                               **({"NonKeyAttributes": g["projection"]["NonKeyAttributes"]}
-                                  if g["projection"].get("NonKeyAttributes") else {})},
-            } for g in schema["global_secondary_indexes"]]
+        if schema.get("global_secondary_indexes"):
+            props["GlobalSecondaryIndexes"] = _indexes(schema["global_secondary_indexes"])
+        if schema.get("local_secondary_indexes"):
+            props["LocalSecondaryIndexes"] = _indexes(schema["local_secondary_indexes"])
         ttl = model._ttl_attribute()
         if ttl is not None:
             props["TimeToLiveSpecification"] = {"AttributeName": ttl.attr_name, "Enabled": True}

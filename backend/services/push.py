@@ -67,20 +67,16 @@ def _b64(raw: bytes) -> str:
 
 
 def _private_key_text(config: Config) -> str:
+    # On Lambda the key arrives in the environment from SSM (`backend.ssm`:
+    # /countycare/<stage>/vapid-private-key → COUNTYCARE_VAPID_PRIVATE_KEY).
     if config.vapid_private_key:
         return config.vapid_private_key
-    if config.vapid_ssm_parameter:
-        # On Lambda: a SecureString, read once per container.
-        import boto3
-        ssm = boto3.client("ssm", region_name=config.aws_region)
-        value = ssm.get_parameter(Name=config.vapid_ssm_parameter, WithDecryption=True)
-        return value["Parameter"]["Value"].strip()
     raise AppError("推送服务尚未配置", code="push_not_configured")
 
 
 def _vapid(config: Config):
     """The signing key (py_vapid.Vapid02), built once per process and configured key."""
-    source = (config.vapid_private_key, config.vapid_ssm_parameter)
+    source = config.vapid_private_key
     with _keys_lock:
         if _keys.get("source") != source:
             from cryptography.hazmat.primitives import serialization
