@@ -837,3 +837,40 @@ def list_slices(user, facility_id: str, department: str, day: date) -> list[tupl
         out.append((slot, left))
     return sorted(out, key=lambda p: p[0].start_key)
 
+
+
+class BookingAppointments:
+    """Tomorrow's booked appointments, for the day-before reminder (`reminders.SOURCES`).
+
+    One Query per bookable facility on the by-day index; facilities are found from the
+    counties down (Query by-parent), so no table is scanned.
+    """
+
+    def appointments_on(self, day: date):
+        from datetime import timezone
+
+        from backend.services.reminders import Appointment
+
+        for county in Facility.by_parent.query("root"):
+            for facility in Facility.by_parent.query(county.facility_id):
+                if facility.kind == "village":
+                    continue
+                for b in Booking.by_day.query(f"{facility.facility_id}#{day.isoformat()}",
+                                              filter_condition=Booking.status == "booked"):
+                    proxy = (b.booker_resident_id,) if b.booker_resident_id and \
+                        b.booker_resident_id != b.subject_id else ()
+                    yield Appointment(
+                        appointment_id=b.booking_id, resident_id=b.subject_id,
+                        starts_at=datetime.fromtimestamp(b.starts_at, tz=timezone.utc),
+                        place=" ".join(p for p in (b.facility_name, b.department, b.place) if p),
+                        what="检查" if b.kind == "exam" else "门诊",
+                        url=f"/booking/{b.booking_id}", also_notify=proxy)
+
+
+def _register_reminders() -> None:
+    from backend.services import reminders
+    if not any(isinstance(s, BookingAppointments) for s in reminders.SOURCES):
+        reminders.SOURCES.append(BookingAppointments())
+
+
+_register_reminders()
