@@ -55,7 +55,8 @@ _MESSAGES = {
 class Schema(BaseModel):
     """Base of every request/response schema: unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # defer_build: validators are built on first use, not at import (Lambda cold start).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 def _field_errors(err: ValidationError) -> list[dict]:

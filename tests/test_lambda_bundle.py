@@ -62,7 +62,9 @@ def test_bundle_is_slim_and_carries_the_prod_settings(bundle):
     for absent in ("tests", "bench", ".venv", ".venv-lambda", "build", "moto", "pytest",
                    "playwright", "cfnlint", "troposphere", "pip", *RUNTIME_PROVIDED):
         assert absent not in tops, absent
-    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    # Compiled once at packaging (read-only /var/task), and only by the runtime's CPython.
+    assert "backend/__pycache__/__init__.cpython-311.pyc" in names
+    assert not any(n.endswith(".pyc") and ".cpython-311." not in n for n in names)
     assert "API_STAGE='prod'" in settings
     assert "'AWS_REGION': 'cn-northwest-1'" in settings
     assert "DEBUG=False" in settings and "LOG_LEVEL='INFO'" in settings
