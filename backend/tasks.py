@@ -58,3 +58,19 @@ def scheduled(expression: str, description: str) -> Callable:
 @scheduled("rate(1 hour)", "记录定时任务心跳，便于确认调度正常")
 def heartbeat() -> dict:
     return {"alive": True}
+
+
+# ---- family-doctor care (issue 6) ----------------------------------------------------
+@scheduled("cron(0 0 * * ? *)", "每天早上8点（北京时间）给每位团队成员发一条随访到期汇总")
+def followup_digest() -> dict:
+    from backend.services.care_common import local_today
+    from backend.services.followups import send_due_digests
+    return send_due_digests(local_today())
+
+
+@scheduled("cron(30 16 * * ? *)", "每天零点半（北京时间）处理到期签约并提前30天提醒续约")
+def contract_renewals() -> dict:
+    from backend.services.care_common import local_today
+    from backend.services.contracts import expire_contracts, send_renewal_reminders
+    today = local_today()
+    return {"expired": expire_contracts(today), "reminded": send_renewal_reminders(today)}
