@@ -1,5 +1,6 @@
 // Family-doctor pages: forms with data-api post JSON through app.js's api() and show the answer.
-import { api } from "./app.js";
+// Import app.js under the same versioned URL as base.html, so it runs once per page.
+const { api } = await import(new URL("./app.js" + new URL(import.meta.url).search, import.meta.url));
 
 function formBody(form) {
   const body = {};
