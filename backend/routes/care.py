@@ -299,14 +299,23 @@ def api_history(resident_id: str):
                        "plan": r.plan, "booking_ref": r.booking_ref} for r in h["referrals"]]})
 
 
+class DueQuery(api.Schema):
+    after_overdue: str | None = Field(default=None, max_length=120)
+    after_due: str | None = Field(default=None, max_length=120)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 @bp.get("/api/care/due")
 @require("doctor")
-@api.describe(summary="到期和逾期随访名单", tags=TAGS)
+@api.describe(summary="到期和逾期随访名单（分页）", tags=TAGS)
 def api_due():
-    lst = followups.due_list(current_user().team_id)
+    q = api.query(DueQuery)
+    lst = followups.due_list(current_user().team_id, limit=q.limit, after_overdue=q.after_overdue,
+                             after_due=q.after_due)
     return jsonify({"today": lst.today.isoformat(),
                     "overdue": [_case(c, lst.today) for c in lst.overdue],
-                    "due": [_case(c, lst.today) for c in lst.due]})
+                    "due": [_case(c, lst.today) for c in lst.due],
+                    "more_overdue": lst.more_overdue, "more_due": lst.more_due})
 
 
 @bp.get("/api/care/calls")
@@ -416,10 +425,12 @@ def _doctor():
 @require("doctor")
 def team_page():
     user = _doctor()
-    lst = followups.due_list(user.team_id)
+    q = api.query(DueQuery)
+    lst = followups.due_list(user.team_id, limit=q.limit, after_overdue=q.after_overdue,
+                             after_due=q.after_due)
     return render_template("care/team.html", team=contracts.get_team(user.team_id),
                            overdue=[_case(c, lst.today) for c in lst.overdue],
-                           due=[_case(c, lst.today) for c in lst.due], today=lst.today,
+                           due=[_case(c, lst.today) for c in lst.due], today=lst.today, lst=lst,
                            outcomes=fu_rules.OUTCOMES)
 
 

@@ -164,16 +164,36 @@ class DueList:
     today: date
     overdue: list[ChronicCase]
     due: list[ChronicCase]
+    more_overdue: str | None = None   # cursor (the last due_key shown) when there is more
+    more_due: str | None = None
 
 
-def due_list(team_id: str, today: date | None = None, *, horizon_days: int = 7) -> DueList:
-    """Overdue and due within `horizon_days`: one Query on by-team-due (team_id, due_key)."""
+def _page(team_id: str, low: str | None, high: str, limit: int) -> tuple[list[ChronicCase], str | None]:
+    """One Query on by-team-due for low < due_key < high, at most `limit` items."""
+    cond = ChronicCase.due_key.between(low, high) if low else ChronicCase.due_key < high
+    items = list(ChronicCase.by_team_due.query(team_id, cond, limit=limit + 2, page_size=limit + 2))
+    items = [c for c in items if c.due_key != low and c.due_key != high][:limit + 1]
+    more = items[limit - 1].due_key if len(items) > limit else None
+    return items[:limit], more
+
+
+def due_list(team_id: str, today: date | None = None, *, horizon_days: int = 7,
+             limit: int = 50, after_overdue: str | None = None,
+             after_due: str | None = None) -> DueList:
+    """Overdue (oldest first) and due within `horizon_days`, a page of each.
+
+    Each section is one Query on the by-team-due index (team_id, due_key), bounded by the
+    key condition and a Limit, so the page costs the same for a team of 200 or 20,000.
+    """
     today = today or local_today()
     until = (today + timedelta(days=horizon_days)).isoformat()
-    overdue, due = [], []
-    for case in ChronicCase.by_team_due.query(team_id, ChronicCase.due_key <= f"{until}#~"):
-        (overdue if case.next_due < today.isoformat() else due).append(case)
-    return DueList(today, overdue, due)
+    start = f"{today.isoformat()}#"
+    if after_overdue is not None and not after_overdue < start:
+        after_overdue = None
+    overdue, more_overdue = _page(team_id, after_overdue, start, limit)
+    due_low = after_due if after_due and after_due > start else today.isoformat()
+    due, more_due = _page(team_id, due_low, f"{until}#~", limit)
+    return DueList(today, overdue, due, more_overdue, more_due)
 
 
 def _risk_key(case: ChronicCase) -> tuple:
@@ -343,11 +363,14 @@ def send_due_digests(today: date) -> dict:
     teams = sent = 0
     for team in Team.scan():
         teams += 1
-        lst = due_list(team.team_id, today, horizon_days=0)
-        if not lst.overdue and not lst.due:
+        due_today = ChronicCase.by_team_due.count(
+            team.team_id, ChronicCase.due_key.between(f"{today.isoformat()}#", f"{today.isoformat()}#~"))
+        overdue = ChronicCase.by_team_due.count(
+            team.team_id, ChronicCase.due_key < f"{today.isoformat()}#")
+        if not due_today and not overdue:
             continue
-        title = f"今天有{len(lst.due)}位随访到期"
-        body = f"{team.name}：今天到期{len(lst.due)}位，已逾期{len(lst.overdue)}位。"
+        title = f"今天有{due_today}位随访到期"
+        body = f"{team.name}：今天到期{due_today}位，已逾期{overdue}位。"
         for member in team.members:
             if notify.notify(member.login, kind="followup_due", title=title, body=body,
                              url="/team", dedupe_key=f"followup-digest#{today.isoformat()}"):
