@@ -463,3 +463,18 @@ def test_pages_render_for_doctor(doctor):
         resp = doctor.client.get(path)
         assert resp.status_code == 200, path
         assert "csrf-token" in resp.get_data(as_text=True)
+
+
+def test_due_list_pages_follow_the_index_order(doctor):
+    for days in (5, 9, 13):
+        r = contracted(doctor, conditions=("hypertension",))
+        _make_overdue(r, "hypertension", days)
+    first = doctor.client.get("/api/care/due?limit=2").get_json()
+    assert len(first["overdue"]) == 2 and first["more_overdue"]
+    second = doctor.client.get(f"/api/care/due?limit=2&after_overdue={first['more_overdue']}").get_json()
+    keys = [(c["next_due"], c["resident_id"], c["disease"]) for c in first["overdue"] + second["overdue"]]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    html = doctor.client.get("/team?limit=2").get_data(as_text=True)
+    assert 'id="more-overdue"' in html
+    bad = doctor.client.get("/api/care/due?limit=500")
+    assert bad.status_code == 422
