@@ -471,7 +471,8 @@ def test_due_list_pages_follow_the_index_order(doctor):
         _make_overdue(r, "hypertension", days)
     first = doctor.client.get("/api/care/due?limit=2").get_json()
     assert len(first["overdue"]) == 2 and first["more_overdue"]
-    second = doctor.client.get(f"/api/care/due?limit=2&after_overdue={first['more_overdue']}").get_json()
+    second = doctor.client.get("/api/care/due", query_string={
+        "limit": 2, "after_overdue": first["more_overdue"]}).get_json()
     keys = [(c["next_due"], c["resident_id"], c["disease"]) for c in first["overdue"] + second["overdue"]]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
     html = doctor.client.get("/team?limit=2").get_data(as_text=True)
