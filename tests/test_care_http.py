@@ -479,3 +479,43 @@ def test_due_list_pages_follow_the_index_order(doctor):
     assert 'id="more-overdue"' in html
     bad = doctor.client.get("/api/care/due?limit=500")
     assert bad.status_code == 422
+
+
+def test_team_members_kept_by_centre_admin(app, doctor):
+    from tests.conftest import Browserless
+    admin = Browserless(app, app.test_client())
+    admin.login_staff("admin-twp-03")
+    members = [{"login": "s:doctor05", "name": "测试全科", "role": "gp", "phone": "13800000005",
+                "title": "主治医师"},
+               {"login": "s:vd05", "name": "测试村医", "role": "village_doctor", "phone": "13800000006"}]
+    resp = admin.client.put("/api/teams/team-05/members", json={"members": members},
+                            headers={"X-CSRF-Token": admin.page_csrf()})
+    assert resp.status_code == 200, resp.get_json()
+    from backend.models.facility import Team
+    assert [m.role for m in Team.get("team-05").members] == ["gp", "village_doctor"]
+    bad_phone = admin.client.put("/api/teams/team-05/members",
+                                 json={"members": [{**members[0], "phone": "12345"}]},
+                                 headers={"X-CSRF-Token": admin.page_csrf()})
+    assert bad_phone.status_code == 422
+    other_centre = admin.client.put("/api/teams/team-01/members", json={"members": members},
+                                    headers={"X-CSRF-Token": admin.page_csrf()})
+    assert other_centre.status_code == 403
+    assert Team.get("team-01").members[0].login == "s:doctor01"
+    team = doctor.client.get("/api/teams/team-05").get_json()
+    assert team["members"][1]["role_label"] == "乡村医生"
+
+
+def test_care_tasks_are_scheduled_in_zappa(app):
+    import json
+    from pathlib import Path
+    from backend.tasks import SCHEDULE
+    events = json.loads((Path(__file__).parent.parent / "zappa_settings.json").read_text())["dev"]["events"]
+    declared = {e["function"].rsplit(".", 1)[1]: e["expression"] for e in events}
+    for name in ("followup_digest", "contract_renewals"):
+        assert declared[name] == SCHEDULE[name][0]
+
+
+def test_openapi_documents_care_routes(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert "/api/care/residents/{resident_id}/followups" in paths
+    assert "/api/contracts" in paths
