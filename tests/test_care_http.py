@@ -256,15 +256,24 @@ def test_doctor_cannot_record_for_resident_of_another_team(doctor, person):
     assert list(FollowUp.query(uncontracted.resident_id)) == []
 
 
-def test_due_list_is_team_scoped_and_ordered(doctor):
+def test_due_list_is_team_scoped_and_ordered(doctor, person):
     r = contracted(doctor, conditions=("diabetes",))
-    data = doctor.client.get("/api/care/due").get_json()
-    due_ids = [c["resident_id"] for c in data["due"]]
-    assert r.resident_id in due_ids
-    assert all(c["next_due"] < data["today"] for c in data["overdue"])
-    assert [c["next_due"] for c in data["overdue"]] == sorted(c["next_due"] for c in data["overdue"])
-    page = doctor.client.get("/team")
+    data = doctor.client.get("/api/care/due?limit=200").get_json()
+    assert r.resident_id in [c["resident_id"] for c in data["due"]]
+    assert all(data["today"] <= c["next_due"] for c in data["due"])
+    assert [c["next_due"] for c in data["due"]] == sorted(c["next_due"] for c in data["due"])
+    late = contracted(doctor, conditions=("hypertension",))
+    _make_overdue(late, "hypertension", 400)
+    overdue = doctor.client.get("/api/care/overdue?limit=200").get_json()["overdue"]
+    assert all(c["next_due"] < data["today"] for c in overdue)
+    assert overdue[0]["resident_id"] == late.resident_id and overdue[0]["overdue_days"] == 400
+    page = doctor.client.get("/team?limit=200")
     assert page.status_code == 200 and r.name in page.get_data(as_text=True)
+    assert late.name in doctor.client.get("/team/overdue?limit=200").get_data(as_text=True)
+    # Another team's doctor does not see them.
+    person.login_staff("doctor02")
+    other = person.client.get("/api/care/due?limit=200").get_json()["due"]
+    assert r.resident_id not in [c["resident_id"] for c in other]
 
 
 # ---- overdue calls -------------------------------------------------------------------
@@ -459,7 +468,7 @@ def test_daily_digest_one_notice_per_member(app, doctor):
 
 
 def test_pages_render_for_doctor(doctor):
-    for path in ("/team", "/team/calls", "/team/ledger", "/team/uncontacted"):
+    for path in ("/team", "/team/overdue", "/team/calls", "/team/ledger", "/team/uncontacted"):
         resp = doctor.client.get(path)
         assert resp.status_code == 200, path
         assert "csrf-token" in resp.get_data(as_text=True)
@@ -469,16 +478,21 @@ def test_due_list_pages_follow_the_index_order(doctor):
     for days in (5, 9, 13):
         r = contracted(doctor, conditions=("hypertension",))
         _make_overdue(r, "hypertension", days)
-    first = doctor.client.get("/api/care/due?limit=2").get_json()
-    assert len(first["overdue"]) == 2 and first["more_overdue"]
-    second = doctor.client.get("/api/care/due", query_string={
-        "limit": 2, "after_overdue": first["more_overdue"]}).get_json()
+    first = doctor.client.get("/api/care/overdue?limit=2").get_json()
+    assert len(first["overdue"]) == 2 and first["more"]
+    second = doctor.client.get("/api/care/overdue", query_string={
+        "limit": 2, "after": first["more"]}).get_json()
     keys = [(c["next_due"], c["resident_id"], c["disease"]) for c in first["overdue"] + second["overdue"]]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    for _ in range(3):
+        contracted(doctor, conditions=("hypertension",))  # due today
+    page1 = doctor.client.get("/api/care/due?limit=2").get_json()
+    page2 = doctor.client.get("/api/care/due", query_string={"limit": 2, "after": page1["more"]}).get_json()
+    keys = [(c["next_due"], c["resident_id"], c["disease"]) for c in page1["due"] + page2["due"]]
+    assert keys == sorted(keys) and len(set(keys)) == 4
     html = doctor.client.get("/team?limit=2").get_data(as_text=True)
-    assert 'id="more-overdue"' in html
-    bad = doctor.client.get("/api/care/due?limit=500")
-    assert bad.status_code == 422
+    assert 'id="more"' in html
+    assert doctor.client.get("/api/care/due?limit=500").status_code == 422
 
 
 def test_team_members_kept_by_centre_admin(app, doctor):

@@ -300,22 +300,29 @@ def api_history(resident_id: str):
 
 
 class DueQuery(api.Schema):
-    after_overdue: str | None = Field(default=None, max_length=120)
-    after_due: str | None = Field(default=None, max_length=120)
-    limit: int = Field(default=50, ge=1, le=200)
+    after: str | None = Field(default=None, max_length=120)
+    limit: int = Field(default=30, ge=1, le=200)
 
 
 @bp.get("/api/care/due")
 @require("doctor")
-@api.describe(summary="到期和逾期随访名单（分页）", tags=TAGS)
+@api.describe(summary="7天内到期的随访（按到期日，分页）", tags=TAGS)
 def api_due():
     q = api.query(DueQuery)
-    lst = followups.due_list(current_user().team_id, limit=q.limit, after_overdue=q.after_overdue,
-                             after_due=q.after_due)
+    lst = followups.due_list(current_user().team_id, limit=q.limit, after=q.after)
+    return jsonify({"today": lst.today.isoformat(), "due": [_case(c, lst.today) for c in lst.due],
+                    "more": lst.more_due})
+
+
+@bp.get("/api/care/overdue")
+@require("doctor")
+@api.describe(summary="逾期随访（逾期最久的在前，分页）", tags=TAGS)
+def api_overdue():
+    q = api.query(DueQuery)
+    lst = followups.overdue_list(current_user().team_id, limit=q.limit, after=q.after)
     return jsonify({"today": lst.today.isoformat(),
                     "overdue": [_case(c, lst.today) for c in lst.overdue],
-                    "due": [_case(c, lst.today) for c in lst.due],
-                    "more_overdue": lst.more_overdue, "more_due": lst.more_due})
+                    "more": lst.more_overdue})
 
 
 @bp.get("/api/care/calls")
@@ -424,14 +431,24 @@ def _doctor():
 @bp.get("/team")
 @require("doctor")
 def team_page():
+    """The due list: one Query on by-team-due (benchmarked by bench.due_list)."""
     user = _doctor()
     q = api.query(DueQuery)
-    lst = followups.due_list(user.team_id, limit=q.limit, after_overdue=q.after_overdue,
-                             after_due=q.after_due)
+    lst = followups.due_list(user.team_id, limit=q.limit, after=q.after)
     return render_template("care/team.html", team=contracts.get_team(user.team_id),
-                           overdue=[_case(c, lst.today) for c in lst.overdue],
-                           due=[_case(c, lst.today) for c in lst.due], today=lst.today, lst=lst,
-                           outcomes=fu_rules.OUTCOMES)
+                           rows=[_case(c, lst.today) for c in lst.due], today=lst.today,
+                           more=lst.more_due, section="due")
+
+
+@bp.get("/team/overdue")
+@require("doctor")
+def overdue_page():
+    user = _doctor()
+    q = api.query(DueQuery)
+    lst = followups.overdue_list(user.team_id, limit=q.limit, after=q.after)
+    return render_template("care/team.html", team=contracts.get_team(user.team_id),
+                           rows=[_case(c, lst.today) for c in lst.overdue], today=lst.today,
+                           more=lst.more_overdue, section="overdue")
 
 
 @bp.get("/team/patients/<resident_id>")

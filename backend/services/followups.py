@@ -19,7 +19,7 @@ from backend.services import audit, notify
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
-__all__ = ["record_followup", "due_list", "DueList", "call_list", "record_call", "refer_up",
+__all__ = ["record_followup", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
            "refer_back", "referral_booking", "history", "send_due_digests", "overdue_contacted",
            "LEAD_HOSPITAL"]
 
@@ -178,22 +178,27 @@ def _page(team_id: str, low: str | None, high: str, limit: int) -> tuple[list[Ch
 
 
 def due_list(team_id: str, today: date | None = None, *, horizon_days: int = 7,
-             limit: int = 50, after_overdue: str | None = None,
-             after_due: str | None = None) -> DueList:
-    """Overdue (oldest first) and due within `horizon_days`, a page of each.
+             limit: int = 30, after: str | None = None) -> DueList:
+    """Follow-ups due from today to today + `horizon_days`, in due order, one page.
 
-    Each section is one Query on the by-team-due index (team_id, due_key), bounded by the
-    key condition and a Limit, so the page costs the same for a team of 200 or 20,000.
+    One Query on the by-team-due index (team_id, due_key between today and the horizon)
+    with a Limit, so the page costs the same for a team of 200 or 20,000.
     """
     today = today or local_today()
     until = (today + timedelta(days=horizon_days)).isoformat()
     start = f"{today.isoformat()}#"
-    if after_overdue is not None and not after_overdue < start:
-        after_overdue = None
-    overdue, more_overdue = _page(team_id, after_overdue, start, limit)
-    due_low = after_due if after_due and after_due > start else today.isoformat()
-    due, more_due = _page(team_id, due_low, f"{until}#~", limit)
-    return DueList(today, overdue, due, more_overdue, more_due)
+    low = after if after and after > start else today.isoformat()
+    due, more = _page(team_id, low, f"{until}#~", limit)
+    return DueList(today, [], due, None, more)
+
+
+def overdue_list(team_id: str, today: date | None = None, *, limit: int = 30,
+                 after: str | None = None) -> DueList:
+    """Follow-ups past their due date, longest overdue first, one page (one Query)."""
+    today = today or local_today()
+    start = f"{today.isoformat()}#"
+    overdue, more = _page(team_id, after if after and after < start else None, start, limit)
+    return DueList(today, overdue, [], more, None)
 
 
 def _risk_key(case: ChronicCase) -> tuple:
