@@ -443,7 +443,7 @@ def test_service_card_for_doctor_and_family(doctor, person, demo, app):
          {"disease": "hypertension", "systolic": 128, "diastolic": 78})
     card = doctor.client.get(f"/api/care/residents/{r.resident_id}/card").get_json()
     assert card["team"]["members"][0]["phone"] and card["contract"]["status"] == "active"
-    assert [g["what"] for g in card["given"]] == ["慢病随访"]
+    assert [(g["what"], g["detail"]) for g in card["given"]] == [("高血压随访", "控制满意")]
     html = doctor.client.get(f"/card/{r.resident_id}").get_data(as_text=True)
     assert "家庭医生签约服务卡" in html and "全科医生" in html and "print-card" in html
     assert audits(r.resident_id, "contract.service_card")

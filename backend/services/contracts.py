@@ -345,20 +345,28 @@ def service_card(user: CurrentUser, resident_id: str) -> dict:
         resident = team_patient(user, resident_id)
     contract = current_contract(resident_id)
     team = get_team(contract.team_id) if contract else None
+    from backend.rules.elderly import GRADES
+    from backend.rules.followup import DISEASES, OUTCOMES
+    screening = {"suspected_hypertension": "疑似高血压", "suspected_diabetes": "疑似糖尿病",
+                 "abnormal_heart_rate": "心率异常"}
     given: list[dict] = []
     for f in FollowUp.query(resident_id):
-        given.append({"date": f.visit_date, "what": "慢病随访", "detail": f.outcome})
+        given.append({"date": f.visit_date, "what": f"{DISEASES.get(f.disease, '')}随访",
+                      "detail": OUTCOMES.get(f.outcome, f.outcome)})
     for e in ElderVisit.query(resident_id, ElderVisit.visit_key.startswith("visit#")):
-        given.append({"date": e.visit_date, "what": "老年人健康管理", "detail": e.grade})
+        given.append({"date": e.visit_date, "what": "老年人健康管理",
+                      "detail": GRADES.get(e.grade, e.grade)})
     for c in Contact.query(resident_id):
         given.append({"date": c.at.date().isoformat(), "what": "联系",
                       "detail": rules.CONTACT_CHANNELS.get(c.channel, c.channel)})
     for r in Referral.query(resident_id):
-        given.append({"date": r.created_at.date().isoformat(), "what": "转诊", "detail": r.status})
+        given.append({"date": r.created_at.date().isoformat(), "what": "转诊",
+                      "detail": "已下转" if r.status == "returned" else "已上转"})
     for p in Prescription.query(resident_id):
         given.append({"date": p.start, "what": "长处方", "detail": f"{p.weeks}周"})
     for h in HealthCheck.query(resident_id):
-        given.append({"date": h.check_date, "what": "免费健康体检", "detail": ",".join(h.flags)})
+        given.append({"date": h.check_date, "what": "免费健康体检",
+                      "detail": "、".join(screening.get(x, x) for x in h.flags) or "未见异常"})
     given.sort(key=lambda g: g["date"], reverse=True)
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
                  what="contract.service_card")
