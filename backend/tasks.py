@@ -88,3 +88,19 @@ def appointment_reminders() -> dict:
 def release_held_pushes() -> dict:
     from backend.services import push
     return push.release_held()
+
+
+# ---- family-doctor care (issue 6) ----------------------------------------------------
+@scheduled("cron(0 0 * * ? *)", "每天早上8点（北京时间）给每位团队成员发一条随访到期汇总")
+def followup_digest() -> dict:
+    from backend.services.care_common import local_today
+    from backend.services.followups import send_due_digests
+    return send_due_digests(local_today())
+
+
+@scheduled("cron(30 16 * * ? *)", "每天零点半（北京时间）处理到期签约并提前30天提醒续约")
+def contract_renewals() -> dict:
+    from backend.services.care_common import local_today
+    from backend.services.contracts import expire_contracts, send_renewal_reminders
+    today = local_today()
+    return {"expired": expire_contracts(today), "reminded": send_renewal_reminders(today)}

@@ -66,4 +66,6 @@ class Team(BaseModel):
     facility_id = UnicodeAttribute()
     name = UnicodeAttribute()
     members = ListAttribute(of=TeamMember, default=list)
+    # The contracted service package shown on the service card (names, Chinese).
+    services = ListAttribute(default=list)
     by_facility = TeamsByFacility()

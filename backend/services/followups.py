@@ -1,0 +1,383 @@
+"""Hypertension and diabetes follow-ups: record, classify, due lists, calls, referrals, digest."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.models.base import new_id, transaction, utcnow
+from backend.models.care import CareCounter, ChronicCase, FollowUp, Referral
+from backend.models.facility import Team
+from backend.models.people import Uniqueness
+from backend.rules import contracts as contract_rules
+from backend.rules import followup as rules
+from backend.rules.identity import age_on
+from backend.services import audit, notify
+from backend.services.auth import CurrentUser
+from backend.services.care_common import condition_failed, local_today, team_patient
+
+__all__ = ["record_followup", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
+           "refer_back", "referral_booking", "history", "send_due_digests", "overdue_contacted",
+           "LEAD_HOSPITAL"]
+
+log = logging.getLogger(__name__)
+LEAD_HOSPITAL = "hosp-01"
+
+
+def _due_key(next_due: str, resident_id: str, disease: str) -> str:
+    return f"{next_due}#{resident_id}#{disease}"
+
+
+def _get_case(resident_id: str, disease: str) -> ChronicCase | None:
+    try:
+        return ChronicCase.get(resident_id, disease)
+    except DoesNotExist:
+        return None
+
+
+def referral_booking(referral: Referral) -> str | None:
+    """Seam: book the lead hospital's reserved referral capacity.
+
+    When the booking engine (backend.services.booking) offers `book_referral(...)`, this
+    calls it and the referral keeps the booking's reference; until then the referral is
+    recorded and the hospital books it by phone (booking_ref stays empty).
+    """
+    try:
+        from backend.services import booking  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    book = getattr(booking, "book_referral", None)
+    if book is None:
+        return None
+    try:
+        return book(resident_id=referral.resident_id, facility_id=referral.to_facility,
+                    department=referral.department, urgent=referral.urgent,
+                    referral_id=referral.referral_id)
+    except Exception:  # a failed booking never loses the referral itself
+        log.exception("referral booking failed")
+        return None
+
+
+def _new_referral(user: CurrentUser, resident_id: str, *, disease: str | None, reason: str,
+                  department: str | None, urgent: bool) -> Referral:
+    return Referral(resident_id, new_id(), team_id=user.team_id, disease=disease, reason=reason,
+                    to_facility=LEAD_HOSPITAL, department=department or "内科", urgent=urgent,
+                    status="referred", created_by=user.login, created_at=utcnow())
+
+
+def _attach_booking(referral: Referral) -> None:
+    ref = referral_booking(referral)
+    if ref:
+        referral.update(actions=[Referral.booking_ref.set(ref)])
+
+
+def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readings: rules.Readings,
+                    medication: str | None = None, visit_date: date | None = None
+                    ) -> tuple[FollowUp, rules.Classification, Referral | None]:
+    """Classify the visit, set the next due date, all in one transaction (never half-written)."""
+    resident = team_patient(user, resident_id)
+    if disease not in rules.DISEASES:
+        raise ValidationFailed("随访病种只能是高血压或2型糖尿病", code="invalid_disease")
+    if disease not in (resident.conditions or set()):
+        raise ValidationFailed(f"该居民未登记为{rules.DISEASES[disease]}患者", code="not_a_patient")
+    today = local_today()
+    visit = visit_date or today
+    if visit > today or visit < today - timedelta(days=30):
+        raise ValidationFailed("随访日期须在最近30天内且不晚于今天", code="invalid_visit_date")
+    case = _get_case(resident_id, disease)
+    previous_bad = bool(case and case.last_outcome in ("not_controlled_first", "not_controlled_refer"))
+    age = age_on(date.fromisoformat(resident.birth_date), visit)
+    try:
+        result = rules.classify(disease, readings, age=age, visit=visit,
+                                previous_not_controlled=previous_bad)
+    except rules.ImpossibleReading as err:
+        raise ValidationFailed(str(err), code=err.code) from None
+    year = str(visit.year)
+    count = (case.visits_count + 1) if case and case.visits_year == year else 1
+    now = utcnow()
+    followup = FollowUp(resident_id, f"{disease}#{visit.isoformat()}#{new_id()}", disease=disease,
+                        visit_date=visit.isoformat(), team_id=user.team_id,
+                        systolic=readings.systolic, diastolic=readings.diastolic,
+                        fasting_glucose=readings.fasting_glucose, heart_rate=readings.heart_rate,
+                        temperature=readings.temperature,
+                        danger_symptoms=list(readings.danger_symptoms), medication=medication,
+                        adverse_reaction=readings.adverse_reaction,
+                        new_complication=readings.new_complication, outcome=result.outcome,
+                        refer=result.refer, reasons=list(result.reasons),
+                        next_due=result.next_due.isoformat(), recorded_by=user.login,
+                        recorded_at=now)
+    due = result.next_due.isoformat()
+    referral = None
+    if result.refer:
+        referral = _new_referral(user, resident_id, disease=disease,
+                                 reason="；".join(result.reasons) or result.label,
+                                 department="内科", urgent=result.urgent)
+    fields = dict(team_id=user.team_id, due_key=_due_key(due, resident_id, disease), next_due=due,
+                  name=resident.name, village_id=resident.village_id,
+                  birth_date=resident.birth_date, last_visit=visit.isoformat(),
+                  last_outcome=result.outcome, last_systolic=readings.systolic,
+                  last_diastolic=readings.diastolic, visits_year=year, visits_count=count)
+    try:
+        with transaction() as tx:
+            tx.save(followup, condition=FollowUp.visit_key.does_not_exist())
+            if referral is not None:
+                tx.save(referral, condition=Referral.referral_id.does_not_exist())
+            if case is None:
+                tx.save(ChronicCase(resident_id, disease, revision=1, **fields),
+                        condition=ChronicCase.disease.does_not_exist())
+            else:
+                actions = [getattr(ChronicCase, k).set(v) for k, v in fields.items() if v is not None]
+                actions += [getattr(ChronicCase, k).remove() for k, v in fields.items() if v is None]
+                actions += [ChronicCase.hidden_until.remove(), ChronicCase.call_outcome.remove(),
+                            ChronicCase.removed_reason.remove(),
+                            ChronicCase.revision.set(case.revision + 1)]
+                tx.update(ChronicCase(resident_id, disease), actions=actions,
+                          condition=ChronicCase.revision == case.revision)
+    except TransactWriteError as err:
+        if condition_failed(err):
+            raise Conflict("该患者的随访刚被他人更新，请刷新后重试", code="followup_conflict") from None
+        raise
+    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+                 what=f"followup.{disease}")
+    if referral is not None:
+        _attach_booking(referral)
+    return followup, result, referral
+
+
+def history(user: CurrentUser, resident_id: str) -> dict:
+    """A patient's follow-ups (newest first), cases and referrals; audited."""
+    resident = team_patient(user, resident_id)
+    followups = sorted(FollowUp.query(resident_id), key=lambda f: f.visit_key.split("#", 1)[1],
+                       reverse=True)
+    cases = list(ChronicCase.query(resident_id))
+    referrals = sorted(Referral.query(resident_id), key=lambda r: r.referral_id, reverse=True)
+    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
+                 what="followup.history")
+    return {"resident": resident, "followups": followups, "cases": cases, "referrals": referrals}
+
+
+@dataclass
+class DueList:
+    today: date
+    overdue: list[ChronicCase]
+    due: list[ChronicCase]
+    more_overdue: str | None = None   # cursor (the last due_key shown) when there is more
+    more_due: str | None = None
+
+
+def _page(team_id: str, low: str | None, high: str, limit: int) -> tuple[list[ChronicCase], str | None]:
+    """One Query on by-team-due for low < due_key < high, at most `limit` items."""
+    cond = ChronicCase.due_key.between(low, high) if low else ChronicCase.due_key < high
+    items = list(ChronicCase.by_team_due.query(team_id, cond, limit=limit + 2, page_size=limit + 2))
+    items = [c for c in items if c.due_key != low and c.due_key != high][:limit + 1]
+    more = items[limit - 1].due_key if len(items) > limit else None
+    return items[:limit], more
+
+
+def due_list(team_id: str, today: date | None = None, *, horizon_days: int = 7,
+             limit: int = 30, after: str | None = None) -> DueList:
+    """Follow-ups due from today to today + `horizon_days`, in due order, one page.
+
+    One Query on the by-team-due index (team_id, due_key between today and the horizon)
+    with a Limit, so the page costs the same for a team of 200 or 20,000.
+    """
+    today = today or local_today()
+    until = (today + timedelta(days=horizon_days)).isoformat()
+    start = f"{today.isoformat()}#"
+    low = after if after and after > start else today.isoformat()
+    due, more = _page(team_id, low, f"{until}#~", limit)
+    return DueList(today, [], due, None, more)
+
+
+def overdue_list(team_id: str, today: date | None = None, *, limit: int = 30,
+                 after: str | None = None) -> DueList:
+    """Follow-ups past their due date, longest overdue first, one page (one Query)."""
+    today = today or local_today()
+    start = f"{today.isoformat()}#"
+    overdue, more = _page(team_id, after if after and after < start else None, start, limit)
+    return DueList(today, overdue, [], more, None)
+
+
+def _risk_key(case: ChronicCase) -> tuple:
+    high = rules.is_high_risk(case.last_systolic, case.last_diastolic)
+    referred = case.last_outcome in ("urgent_referral", "not_controlled_refer")
+    return (not high, not referred, case.next_due, case.resident_id)
+
+
+def call_list(team_id: str, today: date | None = None) -> list[ChronicCase]:
+    """Overdue patients to call, riskiest first (BP ≥ 180/110 at the last visit first).
+
+    Patients who agreed to come (7 days) or asked to be called later (30 days) are hidden
+    until then; removed patients have left the index.
+    """
+    today = (today or local_today()).isoformat()
+    visible = ChronicCase.hidden_until.does_not_exist() | (ChronicCase.hidden_until <= today)
+    cases = list(ChronicCase.by_team_due.query(team_id, ChronicCase.due_key < f"{today}#",
+                                               filter_condition=visible))
+    return sorted(cases, key=_risk_key)
+
+
+def _quarter(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def record_call(user: CurrentUser, resident_id: str, *, disease: str, outcome: str,
+                reason: str | None = None, note: str | None = None) -> ChronicCase:
+    """The outcome of a call to an overdue patient; counts each patient once a quarter."""
+    from backend.services import contracts
+
+    team_patient(user, resident_id)
+    today = local_today()
+    try:
+        until = contract_rules.hidden_until(outcome, today)
+    except contract_rules.ContractRuleError as err:
+        raise ValidationFailed(str(err), code=err.code) from None
+    if outcome == "remove" and len((reason or "").strip()) < 2:
+        raise ValidationFailed("移出名单须填写原因", code="reason_required")
+    case = _get_case(resident_id, disease)
+    if case is None or case.team_id != user.team_id or not case.due_key \
+            or case.next_due >= today.isoformat():
+        raise Conflict("该患者目前不在逾期名单上", code="not_overdue")
+    actions = [ChronicCase.call_outcome.set(outcome), ChronicCase.revision.set(case.revision + 1)]
+    if outcome == "remove":
+        actions += [ChronicCase.due_key.remove(), ChronicCase.removed_reason.set(reason.strip()),
+                    ChronicCase.hidden_until.remove()]
+    else:
+        actions.append(ChronicCase.hidden_until.set(until.isoformat()))
+    quarter = _quarter(today)
+    claim_key = f"overduecall#{user.team_id}#{quarter}#{resident_id}#{disease}"
+
+    def writes(count: bool):
+        def extra(tx):
+            tx.update(ChronicCase(resident_id, disease), actions=actions,
+                      condition=ChronicCase.revision == case.revision)
+            if count:
+                tx.save(Uniqueness(claim_key, owner=resident_id),
+                        condition=Uniqueness.key.does_not_exist())
+                tx.update(CareCounter(user.team_id, f"overdue_contacted#{quarter}"),
+                          actions=[CareCounter.count.add(1)])
+        return extra
+
+    label = contract_rules.CALL_OUTCOMES[outcome][0]
+    text = f"{label}" + (f"：{reason.strip()}" if outcome == "remove" else "") + (f"；{note}" if note else "")
+    try:
+        Uniqueness.get(claim_key)
+        counted = True
+    except DoesNotExist:
+        counted = False
+    try:
+        contracts.log_contact(user, resident_id, channel="phone", note=text, call_outcome=outcome,
+                              disease=disease, extra=writes(not counted))
+    except Conflict:
+        if counted:
+            raise
+        # Another call counted this patient a moment ago: record the outcome uncounted.
+        contracts.log_contact(user, resident_id, channel="phone", note=text,
+                              call_outcome=outcome, disease=disease, extra=writes(False))
+    return ChronicCase.get(resident_id, disease)
+
+
+def overdue_contacted(team_id: str, today: date | None = None) -> int:
+    """Distinct overdue patients called this quarter."""
+    try:
+        return int(CareCounter.get(team_id, f"overdue_contacted#{_quarter(today or local_today())}").count)
+    except DoesNotExist:
+        return 0
+
+
+def refer_up(user: CurrentUser, resident_id: str, *, reason: str, disease: str | None = None,
+             department: str | None = None, urgent: bool = False) -> Referral:
+    """Refer up to the lead hospital; the follow-up on the referral is due in 2 weeks."""
+    team_patient(user, resident_id)
+    today = local_today()
+    due = (today + timedelta(days=rules.REFERRAL_FOLLOWUP_DAYS)).isoformat()
+    referral = _new_referral(user, resident_id, disease=disease, reason=reason,
+                             department=department, urgent=urgent)
+    cases = [c for c in ChronicCase.query(resident_id) if c.team_id == user.team_id
+             and (disease is None or c.disease == disease)]
+    try:
+        with transaction() as tx:
+            tx.save(referral, condition=Referral.referral_id.does_not_exist())
+            for c in cases:
+                if c.next_due <= due and c.due_key:
+                    continue  # already due sooner
+                tx.update(ChronicCase(resident_id, c.disease), actions=[
+                    ChronicCase.next_due.set(due),
+                    ChronicCase.due_key.set(_due_key(due, resident_id, c.disease)),
+                    ChronicCase.removed_reason.remove(),
+                    ChronicCase.revision.set(c.revision + 1)],
+                    condition=ChronicCase.revision == c.revision)
+    except TransactWriteError as err:
+        if condition_failed(err):
+            raise Conflict("数据已变化，请刷新后重试") from None
+        raise
+    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+                 what="referral.up")
+    _attach_booking(referral)
+    return referral
+
+
+def refer_back(user: CurrentUser, resident_id: str, referral_id: str, *, plan: str) -> Referral:
+    """The hospital sends the patient back down with a plan; follow-up due in 2 weeks."""
+    try:
+        referral = Referral.get(resident_id, referral_id)
+    except DoesNotExist:
+        raise NotFound("找不到该转诊记录") from None
+    if user.role == "hospital_admin":
+        if user.facility_id != referral.to_facility:
+            raise Forbidden("只能处理转到本院的患者")
+    else:
+        team_patient(user, resident_id)
+    if referral.status != "referred":
+        raise Conflict("该转诊已下转", code="already_returned")
+    today = local_today()
+    due = (today + timedelta(days=rules.REFERRAL_FOLLOWUP_DAYS)).isoformat()
+    cases = [c for c in ChronicCase.query(resident_id) if c.team_id
+             and (referral.disease is None or c.disease == referral.disease)]
+    try:
+        with transaction() as tx:
+            tx.update(Referral(resident_id, referral_id), actions=[
+                Referral.status.set("returned"), Referral.plan.set(plan),
+                Referral.returned_by.set(user.login), Referral.returned_on.set(today.isoformat())],
+                condition=Referral.status == "referred")
+            for c in cases:
+                tx.update(ChronicCase(resident_id, c.disease), actions=[
+                    ChronicCase.next_due.set(due),
+                    ChronicCase.due_key.set(_due_key(due, resident_id, c.disease)),
+                    ChronicCase.hidden_until.remove(),
+                    ChronicCase.revision.set(c.revision + 1)],
+                    condition=ChronicCase.revision == c.revision)
+    except TransactWriteError as err:
+        if condition_failed(err):
+            raise Conflict("该转诊已下转或数据已变化", code="already_returned") from None
+        raise
+    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+                 what="referral.down")
+    return Referral.get(resident_id, referral_id)
+
+
+def send_due_digests(today: date) -> dict:
+    """One notice a day per team member: how many follow-ups are due today and overdue.
+
+    A daily task, not a request path: it walks the teams table once, then one Query per
+    team. The dedupe key makes a retried run send nothing twice.
+    """
+    teams = sent = 0
+    for team in Team.scan():
+        teams += 1
+        due_today = ChronicCase.by_team_due.count(
+            team.team_id, ChronicCase.due_key.between(f"{today.isoformat()}#", f"{today.isoformat()}#~"))
+        overdue = ChronicCase.by_team_due.count(
+            team.team_id, ChronicCase.due_key < f"{today.isoformat()}#")
+        if not due_today and not overdue:
+            continue
+        title = f"今天有{due_today}位随访到期"
+        body = f"{team.name}：今天到期{due_today}位，已逾期{overdue}位。"
+        for member in team.members:
+            if notify.notify(member.login, kind="followup_due", title=title, body=body,
+                             url="/team", dedupe_key=f"followup-digest#{today.isoformat()}"):
+                sent += 1
+    return {"teams": teams, "sent": sent}
