@@ -51,7 +51,7 @@ class World:
         phone = f"137{random.randint(0, 99999999):08d}"
         r = Resident(res_id, id_number=make_id_number(born, random.randint(0, 499), True), name="测试居民",
                      sex="M", birth_date=born.isoformat(), phone=phone, household_id=f"hh-{res_id}",
-                     village_id="vil-01-01", township_id=township_id, team_id=team_id,
+                     village_id="vil-twp-01-01", township_id=township_id, team_id=team_id,
                      created_at=utcnow())
         r.save()
         Account(f"m:{phone}", role="resident", display_name=r.name, resident_id=res_id,

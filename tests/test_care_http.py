@@ -21,7 +21,7 @@ _rng = random.Random()
 
 
 def make_resident(*, age: int = 50, conditions=(), poor: bool = False, township="twp-01",
-                  village="vil-01-05", phone=None) -> Resident:
+                  village="vil-twp-01-05", phone=None) -> Resident:
     """A fresh resident (valid identity number, new id) in the given township."""
     today = local_today()
     for _ in range(50):
@@ -359,9 +359,9 @@ def test_referral_up_and_back_down_with_plan(doctor, person, client, app):
 
 # ---- 65+ ledger ----------------------------------------------------------------------
 def test_ledger_membership_grade_and_filters(doctor):
-    old = contracted(doctor, age=80, village="vil-01-06")
-    young = contracted(doctor, age=60, village="vil-01-06")
-    resp = doctor.client.get("/api/care/ledger?village=vil-01-06")
+    old = contracted(doctor, age=80, village="vil-twp-01-06")
+    young = contracted(doctor, age=60, village="vil-twp-01-06")
+    resp = doctor.client.get("/api/care/ledger?village=vil-twp-01-06")
     assert resp.status_code == 200, resp.get_json()
     rows = resp.get_json()["residents"]
     ids = [x["resident_id"] for x in rows]
@@ -370,12 +370,12 @@ def test_ledger_membership_grade_and_filters(doctor):
                 {"score": 12, "flags": ["living_alone"]})
     assert resp.status_code == 201 and resp.get_json()["grade"] == "moderate"
     assert ElderVisit.get(old.resident_id, "latest").grade == "moderate"
-    moderate = doctor.client.get("/api/care/ledger?grade=moderate&village=vil-01-06").get_json()["residents"]
+    moderate = doctor.client.get("/api/care/ledger?grade=moderate&village=vil-twp-01-06").get_json()["residents"]
     assert old.resident_id in [x["resident_id"] for x in moderate]
     assert all(x["grade"] == "moderate" for x in moderate)
     row = [x for x in moderate if x["resident_id"] == old.resident_id][0]
     assert "living_alone" in row["flags"] and "not_assessed" not in row["flags"]
-    due_soon = doctor.client.get(f"/api/care/ledger?due_by={local_today().isoformat()}&village=vil-01-06").get_json()
+    due_soon = doctor.client.get(f"/api/care/ledger?due_by={local_today().isoformat()}&village=vil-twp-01-06").get_json()
     assert old.resident_id not in [x["resident_id"] for x in due_soon["residents"]]
     too_young = post(doctor, f"/api/care/residents/{young.resident_id}/elder-visits", {"score": 2})
     assert too_young.get_json()["error"]["code"] == "not_elder"

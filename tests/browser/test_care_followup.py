@@ -11,7 +11,7 @@ DOCTOR = CurrentUser(login="s:doctor03", role="doctor", display_name="测试医�
 
 def test_doctor_records_followup_on_phone(phone, live_server, app):
     patient = make_resident(age=70, conditions=("hypertension",), township="twp-02",
-                            village="vil-02-05")
+                            village="vil-twp-02-05")
     sign(DOCTOR, resident_ids=[patient.resident_id], team_id=None, kind="individual", years=1,
          channel="desk")
     page = phone.new_page()
