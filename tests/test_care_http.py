@@ -533,3 +533,18 @@ def test_openapi_documents_care_routes(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
     assert "/api/care/residents/{resident_id}/followups" in paths
     assert "/api/contracts" in paths
+
+
+def test_referral_up_books_the_lead_hospitals_reserved_place(doctor):
+    from backend.models.booking import Booking
+    r = contracted(doctor, conditions=("hypertension",))
+    resp = post(doctor, f"/api/care/residents/{r.resident_id}/referrals",
+                {"reason": "血压控制不佳，转上级医院专科", "disease": "hypertension",
+                 "department": "内科", "urgent": True})
+    assert resp.status_code == 201, resp.get_json()
+    ref = Referral.get(r.resident_id, resp.get_json()["referral_id"])
+    assert ref.booking_ref, "the referral should hold a booking at the lead hospital"
+    booking = Booking.get(ref.booking_ref)
+    assert (booking.subject_id, booking.facility_id, booking.department) == \
+        (r.resident_id, "hosp-01", "内科")
+    assert booking.channel == "referral" and booking.booker_login == "s:doctor01"

@@ -23,7 +23,7 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteEr
 from pynamodb.expressions.condition import size
 
 from backend.errors import is_unavailable
-from backend.errors import (Conflict, Forbidden, NotFound, RateLimited, ServiceBusy,
+from backend.errors import (AppError, Conflict, Forbidden, NotFound, RateLimited, ServiceBusy,
                             ValidationFailed)
 from backend.models.base import _connection, new_id, transaction, utcnow
 from backend.models.booking import Booking, BookingLedger, Slot, WaitlistEntry
@@ -837,6 +837,31 @@ def list_slices(user, facility_id: str, department: str, day: date) -> list[tupl
         out.append((slot, left))
     return sorted(out, key=lambda p: p[0].start_key)
 
+
+
+def book_referral(user, *, resident_id: str, facility_id: str, department: str,
+                  referral_id: str, search_days: int = 14) -> str | None:
+    """A referral up: the earliest slice with a reserved referral place, booked by the doctor.
+
+    Returns the booking id, or None when no reserved place is free in `search_days`. The
+    client request id is the referral's, so a retried referral never books twice.
+    """
+    from backend.services.schedules import bucket_of
+    now = _now()
+    first = datetime.fromtimestamp(now, tz=CHINA).date()
+    last = first + timedelta(days=search_days)
+    candidates = Slot.query(bucket_of(facility_id, department),
+                            Slot.start_key.between(first.isoformat(), f"{last.isoformat()}~"),
+                            filter_condition=(Slot.left_referral > 0) & (Slot.starts_at > now))
+    for slot in candidates:
+        try:
+            result = book(user, resident_id, slot.slot_id, f"referral-{referral_id}"[:64])
+        except AppError as err:
+            if err.code in {"slot_full", "slot_past", "day_closed"}:
+                continue
+            raise
+        return result.bookings[0].booking_id
+    return None
 
 
 class BookingAppointments:

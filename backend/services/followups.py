@@ -38,24 +38,18 @@ def _get_case(resident_id: str, disease: str) -> ChronicCase | None:
         return None
 
 
-def referral_booking(referral: Referral) -> str | None:
-    """Seam: book the lead hospital's reserved referral capacity.
+def referral_booking(user: CurrentUser, referral: Referral) -> str | None:
+    """Book the earliest place of the lead hospital's referral reserve for the patient.
 
-    When the booking engine (backend.services.booking) offers `book_referral(...)`, this
-    calls it and the referral keeps the booking's reference; until then the referral is
-    recorded and the hospital books it by phone (booking_ref stays empty).
+    The referral is already stored; when no place is free (or booking fails) it stays
+    without `booking_ref` and the hospital books it by phone.
     """
+    from backend.services import booking
     try:
-        from backend.services import booking  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    book = getattr(booking, "book_referral", None)
-    if book is None:
-        return None
-    try:
-        return book(resident_id=referral.resident_id, facility_id=referral.to_facility,
-                    department=referral.department, urgent=referral.urgent,
-                    referral_id=referral.referral_id)
+        return booking.book_referral(user, resident_id=referral.resident_id,
+                                     facility_id=referral.to_facility,
+                                     department=referral.department,
+                                     referral_id=referral.referral_id)
     except Exception:  # a failed booking never loses the referral itself
         log.exception("referral booking failed")
         return None
@@ -68,8 +62,8 @@ def _new_referral(user: CurrentUser, resident_id: str, *, disease: str | None, r
                     status="referred", created_by=user.login, created_at=utcnow())
 
 
-def _attach_booking(referral: Referral) -> None:
-    ref = referral_booking(referral)
+def _attach_booking(user: CurrentUser, referral: Referral) -> None:
+    ref = referral_booking(user, referral)
     if ref:
         referral.update(actions=[Referral.booking_ref.set(ref)])
 
@@ -143,7 +137,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
                  what=f"followup.{disease}")
     if referral is not None:
-        _attach_booking(referral)
+        _attach_booking(user, referral)
     return followup, result, referral
 
 
@@ -316,7 +310,7 @@ def refer_up(user: CurrentUser, resident_id: str, *, reason: str, disease: str |
         raise
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
                  what="referral.up")
-    _attach_booking(referral)
+    _attach_booking(user, referral)
     return referral
 
 
