@@ -353,14 +353,23 @@ def refer_back(user: CurrentUser, resident_id: str, referral_id: str, *, plan: s
     return Referral.get(resident_id, referral_id)
 
 
+def all_teams():
+    """Every family-doctor team, found through the facility tree (Queries only)."""
+    from backend.models.facility import Facility
+    for county in Facility.by_parent.query("root"):
+        for centre in Facility.by_parent.query(county.facility_id):
+            if centre.kind in ("township", "community"):
+                yield from Team.by_facility.query(centre.facility_id)
+
+
 def send_due_digests(today: date) -> dict:
     """One notice a day per team member: how many follow-ups are due today and overdue.
 
-    A daily task, not a request path: it walks the teams table once, then one Query per
-    team. The dedupe key makes a retried run send nothing twice.
+    Counties → centres → teams by key (no Scan), then one Query per team. The dedupe key
+    makes a retried run send nothing twice.
     """
     teams = sent = 0
-    for team in Team.scan():
+    for team in all_teams():
         teams += 1
         due_today = ChronicCase.by_team_due.count(
             team.team_id, ChronicCase.due_key.between(f"{today.isoformat()}#", f"{today.isoformat()}#~"))
