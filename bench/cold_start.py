@@ -27,6 +27,9 @@ def import_once(entry: str = ENTRY) -> tuple[float, list[tuple[float, str]]]:
     env = dict(os.environ, AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
                AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
                COUNTYCARE_STAGE="local", COUNTYCARE_SSM_PATH="")
+    # The bundle ships bytecode (infra.package); this machine's environment sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run compile our modules again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {entry}"],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     total, children = None, []
