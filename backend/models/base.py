@@ -16,7 +16,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactGet, TransactWrite
 
 __all__ = ["BaseModel", "all_models", "bind", "transaction", "transact_get", "new_id", "utcnow",
-           "epoch"]
+           "epoch", "condition_failed", "failed_items"]
 
 MAX_RETRIES = 1
 _registry: list[type["BaseModel"]] = []
@@ -122,3 +122,14 @@ def epoch(dt: datetime) -> int:
 def chunks(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def condition_failed(err) -> bool:
+    """Whether a TransactWriteError was cancelled by one of its conditions."""
+    return any(r and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or [])
+
+
+def failed_items(err) -> list[int]:
+    """Positions (in PynamoDB's order: checks, deletes, saves, updates) that failed."""
+    return [i for i, r in enumerate(err.cancellation_reasons or [])
+            if r and r.code == "ConditionalCheckFailed"]

@@ -25,7 +25,7 @@ from pynamodb.expressions.condition import size
 from backend.errors import is_unavailable
 from backend.errors import (AppError, Conflict, Forbidden, NotFound, RateLimited, ServiceBusy,
                             ValidationFailed)
-from backend.models.base import _connection, new_id, transaction, utcnow
+from backend.models.base import _connection, condition_failed, new_id, transaction, utcnow
 from backend.models.booking import Booking, BookingLedger, Slot, WaitlistEntry
 from backend.models.facility import Facility
 from backend.models.people import ProxyGrant, Resident, Uniqueness
@@ -567,7 +567,7 @@ def join_waitlist(user, subject_id: str, facility_id: str, department: str, day:
                     condition=Uniqueness.key.does_not_exist())
             tx.save(entry, condition=WaitlistEntry.entry_id.does_not_exist())
     except TransactWriteError as err:
-        if any(r and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or []):
+        if condition_failed(err):
             raise Conflict("已在该日候补名单中", code="already_waiting") from None
         raise ServiceBusy(retry_after=1) from None
     return entry

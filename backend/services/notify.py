@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
-from backend.models.base import new_id, transaction, utcnow
+from backend.models.base import condition_failed, new_id, transaction, utcnow
 from backend.models.notices import Delivery, Notice
 from backend.models.people import Uniqueness
 
@@ -118,7 +118,7 @@ def _store_once(notice: Notice, dedupe_key: str) -> tuple[Notice, bool]:
                     condition=Uniqueness.key.does_not_exist())
             tx.save(notice, condition=Notice.notice_id.does_not_exist())
     except TransactWriteError as err:
-        if any(r and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or []):
+        if condition_failed(err):
             return notice, False
         raise
     return notice, True

@@ -7,7 +7,7 @@ from datetime import date
 from pynamodb.exceptions import DoesNotExist
 
 from backend.errors import Forbidden, NotFound, ValidationFailed
-from backend.models.base import transaction, utcnow
+from backend.models.base import condition_failed, transaction, utcnow
 from backend.models.people import ProxyGrant, Resident, Uniqueness
 from backend.rules.identity import parse_identity_number
 from backend.services import audit
@@ -107,7 +107,7 @@ def create_resident(*, resident_id: str, id_number: str, name: str, phone: str |
                     condition=Uniqueness.key.does_not_exist())
             tx.save(resident, condition=Resident.resident_id.does_not_exist())
     except TransactWriteError as err:
-        if any(r and r.code == "ConditionalCheckFailed" for r in err.cancellation_reasons or []):
+        if condition_failed(err):
             raise ValidationFailed("该身份证号已登记", code="duplicate_id_number") from None
         raise
     return resident
