@@ -1,7 +1,8 @@
 """The one table definition: PynamoDB models → local tables and the AWS template.
 
     python -m infra.tables create        # create missing tables on the configured endpoint
-    python -m infra.tables template      # rewrite infra/cloudformation.json
+    python -m infra.tables template      # rewrite infra/cloudformation.json and the dev
+                                         # stage's events in zappa_settings.json
 
 The key design and the access pattern each key serves are in infra/ACCESS_PATTERNS.md.
 On AWS every table gets point-in-time recovery, server-side encryption (KMS) and its TTL
@@ -103,6 +104,17 @@ def write_template() -> Path:
     return TEMPLATE_PATH
 
 
+def write_zappa_events(path: Path = TEMPLATE_PATH.parent.parent / "zappa_settings.json") -> Path:
+    """The dev stage's Zappa events, derived from backend.tasks.SCHEDULE (prod has none:
+    its schedules are the template's EventBridge rules)."""
+    from backend.tasks import SCHEDULE
+    settings = json.loads(path.read_text())
+    settings["dev"]["events"] = [{"function": f"backend.tasks.{name}", "expression": expression}
+                                 for name, (expression, _) in SCHEDULE.items()]
+    path.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
 def main(argv: list[str]) -> int:
     from backend import create_app  # binds the models to the configured endpoint
     create_app()
@@ -112,6 +124,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["template"]:
         print(f"wrote {write_template()}")
+        print(f"wrote {write_zappa_events()}")
         return 0
     print(__doc__)
     return 2
