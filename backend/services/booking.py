@@ -37,7 +37,8 @@ from backend.services import notify
 __all__ = ["parse_slot_id", "book", "book_exams", "cancel", "get_booking", "my_bookings",
            "viewer_left", "join_waitlist", "accept_offer", "decline_offer", "expire_offers",
            "mark_attendance", "day_bookings", "list_days", "list_slices", "list_centres",
-           "list_departments", "leave_waitlist", "offer_next"]
+           "list_departments", "leave_waitlist", "offer_next", "lead_hospital", "exam_departments",
+           "exam_days", "exam_slices", "slots_for_review"]
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +334,7 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, exams: bool,
                 raise Conflict("该时段已约满，可加入候补", code="slot_full",
                                details=[{"waitlist": True, "day": slot.day,
                                          "department": slot.department,
+                                         "time": f"{slot.start}-{slot.end}",
                                          "facility_id": slot.facility_id}])
         same_day = sum(1 for v in holds.values() if str(v)[:10] == slot.day)
         facility = facility_of[slot.facility_id]
@@ -373,7 +375,7 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, exams: bool,
                 if channel == "referral" and preference == "public":
                     cond = cond & (Slot.release_at <= int(now))
                 tx.update(slot, actions=[counter.add(-1), Slot.booked.add(1)], condition=cond)
-                labels_update.append("slot")
+                labels_update.append(f"slot|{slot.department}|{slot.start}-{slot.end}")
                 entry = BookingLedger(resident.resident_id, _ledger_key(slot))
                 value = _hold_value(slot)
                 if ledger is None or ledger.holds is None:
@@ -422,7 +424,8 @@ def _explain_failure(err: TransactWriteError, labels: list[str], user, rid: str)
     if any(c in ("ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
            for _, c in codes) or _cause(err) in _BUSY:
         raise ServiceBusy(retry_after=1) from None
-    failed = [label for label, c in codes if c == "ConditionalCheckFailed"]
+    failed_labels = [label for label, c in codes if c == "ConditionalCheckFailed"]
+    failed = [label.split("|")[0] for label in failed_labels]
     if "request" in failed:
         return  # a retried request: the caller returns the booking it already made
     if "duplicate" in failed:
@@ -430,8 +433,10 @@ def _explain_failure(err: TransactWriteError, labels: list[str], user, rid: str)
     if "offer" in failed:
         raise Conflict("候补名额已过期或已处理", code="offer_expired") from None
     if "slot" in failed:
+        _, department, times = next(lb for lb in failed_labels if lb.startswith("slot|")).split("|")
         raise Conflict("该时段刚刚约满，可加入候补", code="slot_full",
-                       details=[{"waitlist": True}]) from None
+                       details=[{"waitlist": True, "department": department,
+                                 "time": times}]) from None
     if "ledger" in failed:
         raise Conflict("该科室预约数已达上限，或您的预约刚刚发生变化，请刷新", code="limit_reached") from None
     if any(c == "TransactionConflict" for _, c in codes):
@@ -837,6 +842,49 @@ def list_slices(user, facility_id: str, department: str, day: date) -> list[tupl
         out.append((slot, left))
     return sorted(out, key=lambda p: p[0].start_key)
 
+
+
+# ---- several exams in one go (the exam page) --------------------------------------------
+
+def lead_hospital(user) -> Facility | None:
+    """The county's lead hospital (where the exam rooms are), from the centre list."""
+    return next((f for f in list_centres(user) if f.kind == "hospital"), None)
+
+
+def exam_departments(facility_id: str) -> list[str]:
+    return [d["name"] for d in list_departments(facility_id) if d["kind"] == "exam"]
+
+
+def exam_days(user, facility_id: str) -> list[dict]:
+    """Days on which any exam of the facility has places: one Query per exam room."""
+    merged: dict[str, dict] = {}
+    for department in exam_departments(facility_id):
+        for d in list_days(user, facility_id, department):
+            m = merged.setdefault(d["day"], {"day": d["day"], "left": 0, "open": False,
+                                             "exams": []})
+            if d["open"] and not d["closed"]:
+                m["open"] = True
+                m["left"] += d["left"]
+                if d["left"]:
+                    m["exams"].append(department)
+    return [merged[k] for k in sorted(merged)]
+
+
+def exam_slices(user, facility_id: str, day: date) -> list[tuple[str, list[tuple[Slot, int]]]]:
+    """Every exam room's slices on `day` with the places this viewer may take."""
+    return [(department, list_slices(user, facility_id, department, day))
+            for department in exam_departments(facility_id)]
+
+
+def slots_for_review(slot_ids: list[str]) -> list[Slot]:
+    """The chosen slices (one BatchGetItem), in the order given; unknown ones are a 404."""
+    if not 1 <= len(slot_ids) <= MAX_EXAMS:
+        raise ValidationFailed(f"请选择1至{MAX_EXAMS}项检查", code="too_many_exams")
+    keys = [parse_slot_id(s) for s in slot_ids]
+    got = _fetch([(Slot, b, k) for b, k in keys])
+    if any(s is None for s in got):
+        raise NotFound("找不到该号源，可能已调整，请刷新", code="slot_not_found")
+    return got
 
 
 def book_referral(user, *, resident_id: str, facility_id: str, department: str,
