@@ -174,3 +174,56 @@ def test_resident_sees_themself_and_the_people_who_authorised_them(w, demo):
     stranger = w.resident()
     r = w.client.get(f"/booking?for={stranger.resident_id}")
     assert r.status_code == 403
+
+
+# ---- 3. arrival / no-show buttons on the admin page -----------------------------------------
+
+def test_admin_marks_arrival_and_no_show_with_buttons_for_their_own_facility_only(w):
+    f = w.facility()
+    w.template(f, capacity=3)
+    s = w.slot(f)
+    a, b = w.resident(), w.resident()
+    ids = []
+    for r in (a, b):
+        w.as_resident(r)
+        ids.append(w.book(s.slot_id).get_json()["bookings"][0]["booking_id"])
+    w.as_admin(f)
+    page = w.client.get(f"/admin/schedules?day={tomorrow()}").get_data(as_text=True)
+    assert page.count("mark-arrived") == 2 and "mark-noshow" not in page  # not started yet
+    assert f"/admin/schedules/bookings/{ids[0]}/attendance" in page
+    # Without the CSRF token nothing happens.
+    r = w.client.post(f"/admin/schedules/bookings/{ids[0]}/attendance",
+                      data={"status": "arrived", "day": tomorrow().isoformat()})
+    assert r.status_code in (400, 403)
+    assert Booking.get(ids[0], consistent_read=True).status == "booked"
+    # Arrived.
+    r = form_post(w, f"/admin/schedules/bookings/{ids[0]}/attendance",
+                  {"status": "arrived", "day": tomorrow().isoformat()})
+    assert r.status_code == 303 and f"day={tomorrow()}" in r.headers["Location"]
+    assert Booking.get(ids[0], consistent_read=True).status == "arrived"
+    assert ids[0] not in holds_of(a.resident_id, f.facility_id, "全科门诊")
+    # Too early for a no-show: a clear message, nothing written.
+    r = form_post(w, f"/admin/schedules/bookings/{ids[1]}/attendance",
+                  {"status": "no_show", "day": tomorrow().isoformat()})
+    assert r.status_code == 409 and "就诊时间未到" in r.get_data(as_text=True)
+    assert Booking.get(ids[1], consistent_read=True).status == "booked"
+    # Once the time has passed the no-show button appears and works.
+    Booking(ids[1]).update(actions=[Booking.starts_at.set(1)])
+    page = w.client.get(f"/admin/schedules?day={tomorrow()}").get_data(as_text=True)
+    assert page.count("mark-noshow") == 1 and "已到诊</span>" in page
+    r = form_post(w, f"/admin/schedules/bookings/{ids[1]}/attendance",
+                  {"status": "no_show", "day": tomorrow().isoformat()})
+    assert r.status_code == 303
+    assert Booking.get(ids[1], consistent_read=True).status == "no_show"
+    # Another facility's admin can neither see nor mark these bookings.
+    other = w.facility()
+    w.as_admin(other)
+    assert ids[0] not in w.client.get(f"/admin/schedules?day={tomorrow()}").get_data(as_text=True)
+    c = w.resident()
+    w.as_resident(c)
+    cid = w.book(s.slot_id).get_json()["bookings"][0]["booking_id"]
+    w.as_admin(other)
+    r = form_post(w, f"/admin/schedules/bookings/{cid}/attendance",
+                  {"status": "arrived", "day": tomorrow().isoformat()})
+    assert r.status_code == 403 and "不是本机构的预约" in r.get_data(as_text=True)
+    assert Booking.get(cid, consistent_read=True).status == "booked"
