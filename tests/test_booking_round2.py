@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from backend.models.base import utcnow
-from backend.models.booking import Booking, Slot
+from backend.models.booking import Booking, Slot, WaitlistEntry
 from backend.models.care import Contract
 from backend.models.notices import Notice
 from backend.services import schedules
@@ -227,3 +227,104 @@ def test_admin_marks_arrival_and_no_show_with_buttons_for_their_own_facility_onl
                   {"status": "arrived", "day": tomorrow().isoformat()})
     assert r.status_code == 403 and "不是本机构的预约" in r.get_data(as_text=True)
     assert Booking.get(cid, consistent_read=True).status == "booked"
+
+
+# ---- 4. closing a day (停诊) cancels and tells everyone booked ------------------------------
+
+def notices_of(recipient: str, kind: str) -> list[Notice]:
+    return [n for n in Notice.query(recipient, consistent_read=True) if n.kind == kind]
+
+
+def test_closing_a_day_cancels_every_booking_returns_places_and_notifies_once(w, demo):
+    f = w.facility()
+    w.template(f, capacity=2, start="08:00", end="10:00", fee=300)
+    w.template(f, department="慢病门诊", capacity=2, start="08:00", end="09:00")
+    day = tomorrow()
+    s8, s9 = w.slot(f), w.slot(f, start="09:00")
+    other_dept = w.slot(f, department="慢病门诊")
+    a, b, c = w.resident(), w.resident(), w.resident()
+    ids = {}
+    w.as_resident(a)
+    ids["a"] = w.book(s8.slot_id).get_json()["bookings"][0]["booking_id"]
+    w.as_resident(b)
+    ids["b"] = w.book(s9.slot_id).get_json()["bookings"][0]["booking_id"]
+    ids["b2"] = w.book(s8.slot_id).get_json()["bookings"][0]["booking_id"]  # full now at 08:00
+    w.as_resident(c)
+    ids["c"] = w.book(other_dept.slot_id).get_json()["bookings"][0]["booking_id"]  # not closed
+    # A proxy booking for the elderly parent: both the parent and the proxy are told.
+    w.person.login_resident(demo.demo_resident["phone"])
+    ids["p"] = w.book(s9.slot_id, subject_id="res-000002").get_json()["bookings"][0]["booking_id"]
+    # A waitlist for a full day is ended too.
+    assert int(w.fresh(s8).left_online) == 0
+    w.as_admin(f)
+    r = w.post("/api/admin/close-day", {"department": "全科门诊", "day": day.isoformat()})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["closed"] == 2 and body["cancelled"] == 4
+    for key in ("a", "b", "b2", "p"):
+        stored = Booking.get(ids[key], consistent_read=True)
+        assert stored.status == "cancelled" and stored.cancel_reason == "day_closed", key
+        assert stored.changed_by == f"s:adm-{f.facility_id}"
+    assert Booking.get(ids["c"], consistent_read=True).status == "booked"
+    # Places accounted back on their channel, the slices stay closed.
+    for s in (s8, s9):
+        fresh = w.fresh(s)
+        assert fresh.closed and int(fresh.booked) == 0 and int(fresh.left_online) == 2
+        assert int(fresh.left_online) + int(fresh.left_desk) + int(fresh.held) + int(fresh.booked) == 2
+    assert int(w.fresh(other_dept).booked) == 1 and not w.fresh(other_dept).closed
+    assert holds_of(a.resident_id, f.facility_id, "全科门诊") == {}
+    assert holds_of(b.resident_id, f.facility_id, "全科门诊") == {}
+    # Everyone booked gets one urgent notice per booking; the proxy too.
+    got_a = notices_of(f"res:{a.resident_id}", "day_closed")
+    assert len(got_a) == 1 and got_a[0].urgent == "1" and "停诊" in got_a[0].title
+    assert day.isoformat() in got_a[0].body and "08:00" in got_a[0].body
+    assert len(notices_of(f"res:{b.resident_id}", "day_closed")) == 2
+    assert len(notices_of(f"res:{c.resident_id}", "day_closed")) == 0
+    parent = [n for n in notices_of("res:res-000002", "day_closed") if day.isoformat() in n.body
+              and f.name in n.body]
+    proxy = [n for n in notices_of(f"res:{demo.demo_resident['resident_id']}", "day_closed")
+             if f.name in n.body]
+    assert len(parent) == 1 and len(proxy) == 1
+    # Closing again (a retry) cancels nothing twice and sends nothing twice.
+    again = w.post("/api/admin/close-day", {"department": "全科门诊", "day": day.isoformat()})
+    assert again.status_code == 200 and again.get_json()["notified"] == 0
+    assert len(notices_of(f"res:{a.resident_id}", "day_closed")) == 1
+    assert int(w.fresh(s8).left_online) == 2 and int(w.fresh(s8).booked) == 0
+    # Nobody can book the closed day, and the cancelled booking shows why.
+    w.as_resident(a)
+    r = w.book(s8.slot_id)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "day_closed"
+    assert "停诊" in w.client.get(f"/booking/{ids['a']}").get_data(as_text=True)
+
+
+def test_closing_a_day_ends_its_waitlist_and_returns_a_held_place(w):
+    f = w.facility()
+    w.template(f, capacity=1, start="08:00", end="09:00")
+    s = w.slot(f)
+    holder, waiting, next_ = w.resident(), w.resident(), w.resident()
+    w.as_resident(holder)
+    bid = w.book(s.slot_id).get_json()["bookings"][0]["booking_id"]
+    for r in (waiting, next_):
+        w.as_resident(r)
+        assert w.post("/api/waitlist", {"facility_id": f.facility_id, "department": "全科门诊",
+                                        "day": tomorrow().isoformat()}).status_code == 201
+    w.as_resident(holder)
+    assert w.post(f"/api/bookings/{bid}/cancel").status_code == 200  # offered to `waiting`
+    assert int(w.fresh(s).held) == 1
+    w.as_admin(f)
+    r = w.post("/api/admin/close-day", {"department": "全科门诊", "day": tomorrow().isoformat()})
+    assert r.status_code == 200 and r.get_json()["waitlist_closed"] == 2
+    fresh = w.fresh(s)
+    assert int(fresh.held) == 0 and int(fresh.left_online) == 1 and int(fresh.booked) == 0
+    entries = list(WaitlistEntry.query(f"{f.facility_id}#全科门诊#{tomorrow()}", consistent_read=True))
+    assert sorted(e.status for e in entries) == ["closed", "closed"]
+    assert len(notices_of(f"res:{next_.resident_id}", "day_closed")) == 1
+
+
+def test_closing_a_past_day_is_refused(w):
+    f = w.facility()
+    w.template(f, capacity=1)
+    w.as_admin(f)
+    r = w.post("/api/admin/close-day", {"department": "全科门诊",
+                                        "day": (schedules.today() - timedelta(days=1)).isoformat()})
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "day_past"

@@ -93,7 +93,8 @@ def serialise(b) -> dict:
         "department": b.department, "kind": b.kind, "day": b.day, "start": b.start, "end": b.end,
         "place": b.place, "doctor_name": b.doctor_name, "subject_id": b.subject_id,
         "subject_name": b.subject_name, "status": b.status,
-        "status_text": STATUS_TEXT.get(b.status, b.status), "channel": b.channel,
+        "status_text": STATUS_TEXT.get(b.status, b.status)
+        + ("（停诊）" if b.cancel_reason == "day_closed" else ""), "channel": b.channel,
         "fee_yuan": f"{fee / 100:.2f}",
         "fee_note": None if fee or b.kind == "exam" else "同日同科室已收挂号费，本次不再收取",
         "elderly": bool(b.elderly),

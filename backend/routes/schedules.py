@@ -160,9 +160,9 @@ def api_holidays(data: ArrangementIn):
 
 @bp.post("/api/admin/close-day")
 @require(*ADMINS)
-@api.body(CloseDayIn, summary="某科室某日停诊", tags=["排班"])
+@api.body(CloseDayIn, summary="某科室某日停诊（已预约的取消并通知本人）", tags=["排班"])
 def api_close_day(data: CloseDayIn):
-    return jsonify(closed=svc.close_day(current_user(), data.department, data.day))
+    return jsonify(svc.close_day(current_user(), data.department, data.day))
 
 
 @bp.get("/api/admin/bookings")
