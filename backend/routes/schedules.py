@@ -240,3 +240,19 @@ def schedules_form():
         raise ValidationFailed("请填写数字", code="validation_failed") from None
     svc.save_template(current_user(), _input(data))
     return redirect(url_for("schedules.schedules_page", saved=1), code=303)
+
+
+@bp.post("/admin/schedules/close-day")
+@require(*ADMINS)
+def close_day_form():
+    """停诊 from the page (form + CSRF): cancels the day's bookings and tells the people."""
+    f = request.form
+    data = api.parse(CloseDayIn, {"department": f.get("department", ""), "day": f.get("day", "")})
+    try:
+        result = svc.close_day(current_user(), data.department, data.day)
+    except AppError as err:
+        if err.status >= 500 or err.status == 429:
+            raise
+        return schedules_page(error=err.message, error_code=err.code), err.status
+    return redirect(url_for("schedules.schedules_page", day=data.day.isoformat(),
+                            closed=result["cancelled"], dept=data.department) + "#close-day", code=303)
