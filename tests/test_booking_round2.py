@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from backend.models.base import utcnow
-from backend.models.booking import Booking, Slot, WaitlistEntry
+from backend.models.booking import Booking, WaitlistEntry
 from backend.models.care import Contract
 from backend.models.notices import Notice
 from backend.services import schedules
