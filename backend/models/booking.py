@@ -176,6 +176,7 @@ class Booking(BaseModel):
     created_at = UTCDateTimeAttribute()
     changed_at = UTCDateTimeAttribute(null=True)
     changed_by = UnicodeAttribute(null=True)
+    cancel_reason = UnicodeAttribute(null=True)  # day_closed (停诊); none when the person cancelled
 
     by_subject = BookingsBySubject()
     by_booker = BookingsByBooker()

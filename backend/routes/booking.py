@@ -13,7 +13,7 @@ from backend.errors import AppError, Forbidden, ValidationFailed
 from backend.rules.booking import CHINA
 from backend.security import current_user, require
 from backend.services import booking as svc
-from backend.services import residents
+from backend.services import contracts, residents
 
 bp = Blueprint("booking", __name__)
 
@@ -93,7 +93,8 @@ def serialise(b) -> dict:
         "department": b.department, "kind": b.kind, "day": b.day, "start": b.start, "end": b.end,
         "place": b.place, "doctor_name": b.doctor_name, "subject_id": b.subject_id,
         "subject_name": b.subject_name, "status": b.status,
-        "status_text": STATUS_TEXT.get(b.status, b.status), "channel": b.channel,
+        "status_text": STATUS_TEXT.get(b.status, b.status)
+        + ("（停诊）" if b.cancel_reason == "day_closed" else ""), "channel": b.channel,
         "fee_yuan": f"{fee / 100:.2f}",
         "fee_note": None if fee or b.kind == "exam" else "同日同科室已收挂号费，本次不再收取",
         "elderly": bool(b.elderly),
@@ -229,13 +230,31 @@ def _page_args() -> dict:
     return out
 
 
+def _who(user, given: str) -> tuple[list, str]:
+    """Whom this person may pick to book for, and who is picked.
+
+    A resident: themself and the people who authorised them. A family doctor: their team's
+    contracted residents (nobody is picked until they choose). Admins type an id.
+    """
+    if user.role == "resident":
+        people = residents.people_i_act_for(user)
+        if given and given not in {p.resident_id for p in people}:
+            raise Forbidden("该居民未授权您代为预约", code="not_authorised")
+        return people, given or user.resident_id
+    if user.role == "doctor":
+        people = contracts.team_residents(user) if user.team_id else []
+        if given and given not in {p.resident_id for p in people}:
+            raise Forbidden("只能为本团队签约居民预约", code="not_your_resident")
+        return people, given
+    return [], given
+
+
 @bp.get("/booking")
 @require(*BOOKERS)
 def booking_page(error: str | None = None, error_code: str | None = None):
     user = current_user()
     a = _page_args()
-    people = residents.people_i_act_for(user) if user.role == "resident" else []
-    subject = a["for"] or (user.resident_id if user.role == "resident" else "")
+    people, subject = _who(user, a["for"])
     ctx = dict(user=user, a=a, people=people, subject=subject, error=error, error_code=error_code,
                centres=[], departments=[], days=[], slices=[], facility=None,
                request_id=uuid.uuid4().hex, mine=[])
@@ -324,3 +343,103 @@ def offer_form():
                                 done=1), code=303)
     svc.decline_offer(current_user(), list_key, entry_id)
     return redirect(url_for("booking.booking_page"), code=303)
+
+
+# ---- several exams in one go (page; works without JavaScript) -----------------------------
+
+def _picked(args) -> dict[str, str]:
+    """The slices chosen on the exam form (`exam1`..`exam5`), department -> slot id."""
+    out: dict[str, str] = {}
+    for i in range(1, 11):
+        slot_id = (args.get(f"exam{i}") or "").strip()[:160]
+        if slot_id:
+            bucket, _ = svc.parse_slot_id(slot_id)
+            out[bucket.split("#", 1)[1]] = slot_id
+    return out
+
+
+def _exam_facility(user, facility_id: str):
+    return svc._facility(facility_id) if facility_id else svc.lead_hospital(user)
+
+
+def _exams_page(user, *, facility_id: str, day: str, given: str, picked: dict[str, str],
+                review: bool, error: str | None = None, error_code: str | None = None):
+    if day:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ValidationFailed("日期格式应为 YYYY-MM-DD", code="invalid_date") from None
+    people, subject = _who(user, given)
+    facility = _exam_facility(user, facility_id)
+    ctx = dict(user=user, people=people, subject=subject, facility=facility, day=day,
+               picked=picked, error=error, error_code=error_code, exams=[], days=[], rooms=[],
+               chosen=[], request_id=uuid.uuid4().hex)
+    if facility is None:
+        return render_template("booking_exams.html", **ctx)
+    ctx["exams"] = svc.exam_departments(facility.facility_id)
+    if review and picked:
+        ctx["chosen"] = svc.slots_for_review(list(picked.values()))
+    elif day:
+        ctx["rooms"] = svc.exam_slices(user, facility.facility_id, date.fromisoformat(day))
+    else:
+        ctx["days"] = svc.exam_days(user, facility.facility_id)
+    return render_template("booking_exams.html", **ctx)
+
+
+@bp.get("/booking/exams")
+@require(*BOOKERS)
+def exams_page():
+    a = request.args
+    picked = _picked(a)
+    error = error_code = None
+    if a.get("day") and "exam1" in a and not picked:
+        error, error_code = "请至少选择一项检查", "no_exam_chosen"
+    return _exams_page(current_user(), facility_id=(a.get("facility") or "")[:40],
+                       day=(a.get("day") or "")[:10], given=(a.get("for") or "")[:64],
+                       picked=picked, review=bool(picked), error=error, error_code=error_code)
+
+
+def _exam_failure_text(err: AppError, count: int) -> str:
+    if err.code == "slot_full":
+        info = (err.details or [{}])[0]
+        which = f"「{info.get('department', '')}」{info.get('time', '')}".strip()
+        return (f"{which}已约满，所选的{count}项检查都没有预约（多项检查要么全部约上，要么都不预约）。"
+                "请重新选择时段。")
+    return f"{err.message}。所选的{count}项检查都没有预约。"
+
+
+@bp.post("/booking/exams/confirm")
+@require(*BOOKERS)
+def exams_confirm():
+    user = current_user()
+    form = request.form
+    slot_ids = [s for s in form.getlist("slot_id") if s][:svc.MAX_EXAMS + 1]
+    subject = form.get("subject_id") or ""
+    try:
+        result = svc.book_exams(user, _subject(subject or None), slot_ids,
+                                form.get("client_request_id", ""))
+    except AppError as err:
+        if err.status >= 500 or err.status == 429:
+            raise
+        picked = {}
+        for slot_id in slot_ids:
+            try:
+                picked[svc.parse_slot_id(slot_id)[0].split("#", 1)[1]] = slot_id
+            except AppError:
+                continue
+        page = _exams_page(user, facility_id=(form.get("facility") or "")[:40],
+                           day=(form.get("day") or "")[:10], given=subject[:64], picked=picked,
+                           review=False, error=_exam_failure_text(err, len(slot_ids)),
+                           error_code=err.code)
+        return page, err.status
+    ids = [b.booking_id for b in result.bookings]
+    return redirect(url_for("booking.exams_done", b=ids), code=303)
+
+
+@bp.get("/booking/exams/done")
+@require(*BOOKERS)
+def exams_done():
+    user = current_user()
+    ids = request.args.getlist("b")[:svc.MAX_EXAMS]
+    bookings = [serialise(svc.get_booking(user, i)) for i in ids]
+    return render_template("booking_exams_done.html", bookings=bookings)

@@ -1,6 +1,7 @@
 """The admin schedule screen: templates, shares, duty flags, calendar, arrivals (pages + JSON)."""
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Literal
 
@@ -8,7 +9,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from pydantic import Field
 
 from backend import api
-from backend.errors import ValidationFailed
+from backend.errors import AppError, ValidationFailed
 from backend.rules.booking import Policy
 from backend.security import current_user, require
 from backend.services import booking as booking_svc
@@ -159,9 +160,9 @@ def api_holidays(data: ArrangementIn):
 
 @bp.post("/api/admin/close-day")
 @require(*ADMINS)
-@api.body(CloseDayIn, summary="某科室某日停诊", tags=["排班"])
+@api.body(CloseDayIn, summary="某科室某日停诊（已预约的取消并通知本人）", tags=["排班"])
 def api_close_day(data: CloseDayIn):
-    return jsonify(closed=svc.close_day(current_user(), data.department, data.day))
+    return jsonify(svc.close_day(current_user(), data.department, data.day))
 
 
 @bp.get("/api/admin/bookings")
@@ -183,20 +184,41 @@ def api_attendance(data: AttendanceIn, booking_id: str):
 
 # ---- page -------------------------------------------------------------------------------
 
-@bp.get("/admin/schedules")
-@require(*ADMINS)
-def schedules_page():
-    overview = _overview()
-    day = request.args.get("day") or svc.today().isoformat()
+def _day(value: str | None) -> date:
     try:
-        day_value = date.fromisoformat(day)
+        return date.fromisoformat(value) if value else svc.today()
     except ValueError:
         raise ValidationFailed("日期格式应为 YYYY-MM-DD", code="invalid_date") from None
+
+
+@bp.get("/admin/schedules")
+@require(*ADMINS)
+def schedules_page(error: str | None = None, error_code: str | None = None, day: str | None = None):
+    overview = _overview()
+    day_value = _day(day or request.args.get("day"))
     from backend.routes.booking import serialise
-    bookings = [serialise(b) for b in booking_svc.day_bookings(current_user(), day_value)]
-    return render_template("admin_schedules.html", o=overview, weekdays=WEEKDAYS, day=day,
-                           bookings=bookings, policy_labels=svc._POLICY_LABELS,
+    now = time.time()
+    bookings = [dict(serialise(b), started=int(b.starts_at) <= now)
+                for b in booking_svc.day_bookings(current_user(), day_value)]
+    return render_template("admin_schedules.html", o=overview, weekdays=WEEKDAYS,
+                           day=day_value.isoformat(), bookings=bookings,
+                           policy_labels=svc._POLICY_LABELS, error=error, error_code=error_code,
                            next_week=(svc.today() + timedelta(days=7)).isoformat())
+
+
+@bp.post("/admin/schedules/bookings/<booking_id>/attendance")
+@require(*ADMINS)
+def attendance_form(booking_id: str):
+    """到诊 / 未到诊 buttons on the day's list (form + CSRF; own facility only)."""
+    day = _day(request.form.get("day")).isoformat()
+    try:
+        booking_svc.mark_attendance(current_user(), booking_id, request.form.get("status", ""))
+    except AppError as err:
+        if err.status >= 500 or err.status == 429:
+            raise
+        return schedules_page(error=err.message, error_code=err.code, day=day), err.status
+    return redirect(url_for("schedules.schedules_page", day=day, marked=booking_id) + "#day-bookings",
+                    code=303)
 
 
 @bp.post("/admin/schedules/templates")
@@ -218,3 +240,19 @@ def schedules_form():
         raise ValidationFailed("请填写数字", code="validation_failed") from None
     svc.save_template(current_user(), _input(data))
     return redirect(url_for("schedules.schedules_page", saved=1), code=303)
+
+
+@bp.post("/admin/schedules/close-day")
+@require(*ADMINS)
+def close_day_form():
+    """停诊 from the page (form + CSRF): cancels the day's bookings and tells the people."""
+    f = request.form
+    data = api.parse(CloseDayIn, {"department": f.get("department", ""), "day": f.get("day", "")})
+    try:
+        result = svc.close_day(current_user(), data.department, data.day)
+    except AppError as err:
+        if err.status >= 500 or err.status == 429:
+            raise
+        return schedules_page(error=err.message, error_code=err.code), err.status
+    return redirect(url_for("schedules.schedules_page", day=data.day.isoformat(),
+                            closed=result["cancelled"], dept=data.department) + "#close-day", code=303)

@@ -37,7 +37,8 @@ from backend.services import notify
 __all__ = ["parse_slot_id", "book", "book_exams", "cancel", "get_booking", "my_bookings",
            "viewer_left", "join_waitlist", "accept_offer", "decline_offer", "expire_offers",
            "mark_attendance", "day_bookings", "list_days", "list_slices", "list_centres",
-           "list_departments", "leave_waitlist", "offer_next"]
+           "list_departments", "leave_waitlist", "offer_next", "lead_hospital", "exam_departments",
+           "exam_days", "exam_slices", "slots_for_review", "cancel_for_closed_day"]
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +334,7 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, exams: bool,
                 raise Conflict("该时段已约满，可加入候补", code="slot_full",
                                details=[{"waitlist": True, "day": slot.day,
                                          "department": slot.department,
+                                         "time": f"{slot.start}-{slot.end}",
                                          "facility_id": slot.facility_id}])
         same_day = sum(1 for v in holds.values() if str(v)[:10] == slot.day)
         facility = facility_of[slot.facility_id]
@@ -373,7 +375,7 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, exams: bool,
                 if channel == "referral" and preference == "public":
                     cond = cond & (Slot.release_at <= int(now))
                 tx.update(slot, actions=[counter.add(-1), Slot.booked.add(1)], condition=cond)
-                labels_update.append("slot")
+                labels_update.append(f"slot|{slot.department}|{slot.start}-{slot.end}")
                 entry = BookingLedger(resident.resident_id, _ledger_key(slot))
                 value = _hold_value(slot)
                 if ledger is None or ledger.holds is None:
@@ -422,7 +424,8 @@ def _explain_failure(err: TransactWriteError, labels: list[str], user, rid: str)
     if any(c in ("ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
            for _, c in codes) or _cause(err) in _BUSY:
         raise ServiceBusy(retry_after=1) from None
-    failed = [label for label, c in codes if c == "ConditionalCheckFailed"]
+    failed_labels = [label for label, c in codes if c == "ConditionalCheckFailed"]
+    failed = [label.split("|")[0] for label in failed_labels]
     if "request" in failed:
         return  # a retried request: the caller returns the booking it already made
     if "duplicate" in failed:
@@ -430,8 +433,10 @@ def _explain_failure(err: TransactWriteError, labels: list[str], user, rid: str)
     if "offer" in failed:
         raise Conflict("候补名额已过期或已处理", code="offer_expired") from None
     if "slot" in failed:
+        _, department, times = next(lb for lb in failed_labels if lb.startswith("slot|")).split("|")
         raise Conflict("该时段刚刚约满，可加入候补", code="slot_full",
-                       details=[{"waitlist": True}]) from None
+                       details=[{"waitlist": True, "department": department,
+                                 "time": times}]) from None
     if "ledger" in failed:
         raise Conflict("该科室预约数已达上限，或您的预约刚刚发生变化，请刷新", code="limit_reached") from None
     if any(c == "TransactionConflict" for _, c in codes):
@@ -495,7 +500,6 @@ def cancel(user, booking_id: str) -> Booking:
     if not staff and int(booking.starts_at) - now < int(booking.cancel_notice_minutes) * 60:
         raise Conflict(f"就诊前{int(booking.cancel_notice_minutes)}分钟内不能在线取消，请致电卫生院",
                        code="too_late_to_cancel")
-    bucket, start_key = parse_slot_id(booking.slot_id)
     ledger_key = f"dept#{booking.facility_id}#{booking.department}"
     try:
         ledger = BookingLedger.get(booking.subject_id, ledger_key, consistent_read=True)
@@ -504,13 +508,29 @@ def cancel(user, booking_id: str) -> Booking:
     holds, _ = _open_holds(ledger, now)
     heir = next((bid for bid, v in sorted(holds.items())
                  if bid != booking.booking_id and str(v)[:10] == booking.day), None)
+    _cancel_write(booking, user.login, heir=heir)
+    if booking.channel == "online":
+        try:
+            offer_next(f"{booking.facility_id}#{booking.department}#{booking.day}", booking.slot_id)
+        except PynamoDBException:  # the expiry task offers it later; the cancel stands
+            log.exception("waitlist offer after cancel failed")
+    return booking
+
+
+def _cancel_write(booking: Booking, by: str, *, heir: str | None = None,
+                  reason: str | None = None) -> None:
+    """One transaction: the booking cancelled, its place back on its channel's counter
+    (`left_<channel> + 1`, `booked - 1`), the person's hold and (slice, person) claim gone."""
+    bucket, start_key = parse_slot_id(booking.slot_id)
+    ledger_key = f"dept#{booking.facility_id}#{booking.department}"
+    actions = [Booking.status.set("cancelled"), Booking.changed_at.set(utcnow()),
+               Booking.changed_by.set(by)]
+    if reason:
+        actions.append(Booking.cancel_reason.set(reason))
     try:
         with transaction() as tx:
             tx.delete(Uniqueness(f"slotperson#{booking.slot_id}#{booking.subject_id}"))
-            tx.update(booking, actions=[Booking.status.set("cancelled"),
-                                        Booking.changed_at.set(utcnow()),
-                                        Booking.changed_by.set(user.login)],
-                      condition=Booking.status == "booked")
+            tx.update(booking, actions=actions, condition=Booking.status == "booked")
             counter = getattr(Slot, f"left_{booking.channel}")
             tx.update(Slot(bucket, start_key), actions=[counter.add(1), Slot.booked.add(-1)],
                       condition=Slot.booked >= 1)
@@ -526,12 +546,66 @@ def cancel(user, booking_id: str) -> Booking:
             raise ServiceBusy(retry_after=1) from None
         raise Conflict("预约状态已变化，请刷新后重试", code="not_active") from None
     booking.status = "cancelled"
-    if booking.channel == "online":
-        try:
-            offer_next(f"{booking.facility_id}#{booking.department}#{booking.day}", booking.slot_id)
-        except PynamoDBException:  # the expiry task offers it later; the cancel stands
-            log.exception("waitlist offer after cancel failed")
-    return booking
+    booking.cancel_reason = reason
+
+
+def _closure_recipients(booking: Booking, closer: str) -> list[str]:
+    """The person booked, the household member who booked for them, the staff who booked."""
+    out = [notify.resident_recipient(booking.subject_id)]
+    if booking.booker_resident_id and booking.booker_resident_id != booking.subject_id:
+        out.append(notify.resident_recipient(booking.booker_resident_id))
+    if booking.booker_role != "resident" and booking.booker_login != closer:
+        out.append(booking.booker_login)
+    return out
+
+
+def cancel_for_closed_day(user, facility_id: str, department: str, day: date) -> dict:
+    """停诊 (the day's slices are already closed): every booking of that department and day is
+    cancelled with its place accounted back, and everyone concerned gets an urgent notice;
+    the day's waitlist ends and its held places go back. Idempotent: run again, it cancels
+    what is left and re-sends nothing (one dedupe key per booking).
+    """
+    counts = {"cancelled": 0, "notified": 0, "waitlist_closed": 0}
+    for b in Booking.by_day.query(f"{facility_id}#{day.isoformat()}",
+                                  filter_condition=Booking.department == department):
+        if b.status == "booked":
+            try:
+                _cancel_write(b, user.login, reason="day_closed")
+            except Conflict:
+                b = Booking.get(b.booking_id, consistent_read=True)  # changed meanwhile
+                if b.status == "booked":
+                    raise
+        if b.status != "cancelled" or b.cancel_reason != "day_closed":
+            continue
+        counts["cancelled"] += 1
+        for recipient in _closure_recipients(b, user.login):
+            sent = notify.notify(
+                recipient, kind="day_closed", title="停诊通知：您的预约已取消",
+                body=(f"{b.subject_name}：{b.facility_name}{b.department} {b.day} {b.start} 因停诊取消，"
+                      "不收取费用，号源已退回。请改约其他日期，给您带来不便，敬请谅解。"),
+                url="/booking", urgent=True, dedupe_key=f"day_closed#{b.booking_id}")
+            counts["notified"] += sent is not None
+    key = _list_key(facility_id, department, day.isoformat())
+    for entry in WaitlistEntry.query(key, consistent_read=True):
+        if entry.status == "offered":
+            if not _return_hold(entry, "closed"):
+                continue
+        elif entry.status == "waiting":
+            try:
+                entry.update(actions=[WaitlistEntry.status.set("closed")],
+                             condition=WaitlistEntry.status == "waiting")
+            except PynamoDBException:
+                continue
+            _release_claim(entry)
+        else:
+            continue
+        counts["waitlist_closed"] += 1
+        recipient = (notify.resident_recipient(entry.booker_resident_id)
+                     if entry.booker_resident_id else entry.booker_login)
+        notify.notify(recipient, kind="day_closed", title="停诊通知：候补已结束",
+                      body=f"{entry.subject_name}：{department} {day.isoformat()} 停诊，候补已结束，请改约其他日期。",
+                      url="/booking", urgent=True, dedupe_key=f"day_closed#wl#{entry.entry_id}")
+    return counts
 
 
 # ---- waitlist ---------------------------------------------------------------------------
@@ -616,7 +690,8 @@ def offer_next(list_key: str, slot_id: str, policy_minutes: int | None = None) -
             with transaction() as tx:
                 tx.update(Slot(bucket, start_key),
                           actions=[Slot.left_online.add(-1), Slot.held.add(1)],
-                          condition=(Slot.left_online >= 1) & (Slot.starts_at > int(now) + 600))
+                          condition=(Slot.left_online >= 1) & (Slot.starts_at > int(now) + 600)
+                          & (Slot.closed == False))  # noqa: E712
                 tx.update(entry, actions=[WaitlistEntry.status.set("offered"),
                                           WaitlistEntry.offer_slot_id.set(slot_id),
                                           WaitlistEntry.offer_state.set("offered"),
@@ -837,6 +912,49 @@ def list_slices(user, facility_id: str, department: str, day: date) -> list[tupl
         out.append((slot, left))
     return sorted(out, key=lambda p: p[0].start_key)
 
+
+
+# ---- several exams in one go (the exam page) --------------------------------------------
+
+def lead_hospital(user) -> Facility | None:
+    """The county's lead hospital (where the exam rooms are), from the centre list."""
+    return next((f for f in list_centres(user) if f.kind == "hospital"), None)
+
+
+def exam_departments(facility_id: str) -> list[str]:
+    return [d["name"] for d in list_departments(facility_id) if d["kind"] == "exam"]
+
+
+def exam_days(user, facility_id: str) -> list[dict]:
+    """Days on which any exam of the facility has places: one Query per exam room."""
+    merged: dict[str, dict] = {}
+    for department in exam_departments(facility_id):
+        for d in list_days(user, facility_id, department):
+            m = merged.setdefault(d["day"], {"day": d["day"], "left": 0, "open": False,
+                                             "exams": []})
+            if d["open"] and not d["closed"]:
+                m["open"] = True
+                m["left"] += d["left"]
+                if d["left"]:
+                    m["exams"].append(department)
+    return [merged[k] for k in sorted(merged)]
+
+
+def exam_slices(user, facility_id: str, day: date) -> list[tuple[str, list[tuple[Slot, int]]]]:
+    """Every exam room's slices on `day` with the places this viewer may take."""
+    return [(department, list_slices(user, facility_id, department, day))
+            for department in exam_departments(facility_id)]
+
+
+def slots_for_review(slot_ids: list[str]) -> list[Slot]:
+    """The chosen slices (one BatchGetItem), in the order given; unknown ones are a 404."""
+    if not 1 <= len(slot_ids) <= MAX_EXAMS:
+        raise ValidationFailed(f"请选择1至{MAX_EXAMS}项检查", code="too_many_exams")
+    keys = [parse_slot_id(s) for s in slot_ids]
+    got = _fetch([(Slot, b, k) for b, k in keys])
+    if any(s is None for s in got):
+        raise NotFound("找不到该号源，可能已调整，请刷新", code="slot_not_found")
+    return got
 
 
 def book_referral(user, *, resident_id: str, facility_id: str, department: str,

@@ -20,7 +20,8 @@ from backend.services.residents import get_resident, may_act_for
 
 __all__ = ["get_team", "teams_of_facility", "set_team_members", "sign", "current_contract",
            "end_contract", "renew", "log_contact", "not_contacted", "service_card",
-           "DEFAULT_SERVICES", "CHRONIC", "send_renewal_reminders", "expire_contracts"]
+           "DEFAULT_SERVICES", "CHRONIC", "send_renewal_reminders", "expire_contracts",
+           "team_residents"]
 
 CHRONIC = ("hypertension", "diabetes")
 DEFAULT_SERVICES = ["基本医疗服务", "健康档案管理", "慢病随访（每年至少4次）", "65岁及以上老年人年度健康管理",
@@ -333,6 +334,19 @@ def not_contacted(user: CurrentUser, today: date | None = None) -> list[Contract
         raise Forbidden()
     since = rules.quarter_start(today or local_today()).isoformat()
     return list(Contract.by_team_contact.query(user.team_id, Contract.contact_key < since))
+
+
+def team_residents(user: CurrentUser) -> list[Resident]:
+    """A family doctor's contracted residents (`Resident.team_id` == the doctor's team), by name.
+
+    One Query on the sparse by-team-contact index (active contracts), then one BatchGetItem
+    of the people; anyone whose `Resident.team_id` has moved on is left out.
+    """
+    if user.role != "doctor" or not user.team_id:
+        raise Forbidden("只有家庭医生团队成员可以查看签约居民")
+    ids = list(dict.fromkeys(c.resident_id for c in Contract.by_team_contact.query(user.team_id)))
+    people = [r for r in Resident.batch_get(ids) if r.team_id == user.team_id] if ids else []
+    return sorted(people, key=lambda r: (r.name, r.resident_id))
 
 
 def service_card(user: CurrentUser, resident_id: str) -> dict:

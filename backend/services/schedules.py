@@ -357,17 +357,24 @@ def generate_all(days_ahead: int | None = None) -> dict:
     return totals
 
 
-def close_day(user, department: str, day: date) -> int:
-    """停诊: no more bookings on that day; existing bookings stay (staff call the people)."""
+def close_day(user, department: str, day: date) -> dict:
+    """停诊: the day's slices close (no more bookings), then every booking that day is
+    cancelled with its place accounted back and the people booked get an urgent notice
+    (`booking.cancel_for_closed_day`). Running it again finishes what a failure left."""
+    from backend.services import booking
     facility = staff_facility(user)
+    if day < today():
+        raise ValidationFailed("不能对已过去的日期停诊", code="day_past")
     count = 0
     for slot in Slot.query(bucket_of(facility.facility_id, department),
                            Slot.start_key.startswith(day.isoformat())):
-        slot.update(actions=[Slot.closed.set(True)])
+        if not slot.closed:
+            slot.update(actions=[Slot.closed.set(True)])
         count += 1
     if not count:
         raise NotFound("该日没有可停诊的号源", code="no_slots")
-    return count
+    return {"closed": count,
+            **booking.cancel_for_closed_day(user, facility.facility_id, department, day)}
 
 
 # ---- reports ---------------------------------------------------------------------------
