@@ -20,6 +20,9 @@ KIND_LABELS = {
     "appointment_reminder": "就诊提醒",
     "vaccine_due": "疫苗接种",
     "followup_due": "随访提醒",
+    "noshow_warning": "未到诊提醒",
+    "booking_paused": "预约暂停",
+    "contract_renewal": "签约续约",
 }
 CHANNEL_LABELS = {"inbox": "站内消息", "webpush": "手机推送", "sms": "短信"}
 STATUS_LABELS = {"delivered": "已送达", "failed": "未送达", "held": "夜间暂缓"}
