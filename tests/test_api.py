@@ -84,14 +84,15 @@ def test_every_api_write_route_checks_csrf_and_every_data_route_checks_a_role(ap
     """A route audit: nothing under /api/ that touches personal data is open to anyone."""
     public = {"meta.openapi", "meta.health", "auth.api_request_code", "auth.api_resident_login",
               "auth.api_staff_login", "push.public_key",  # the VAPID public key is public
-              "push.resubscribe"}  # the service worker proves itself with its device token
+              # the service worker proves itself with its device token (no session, no cookie)
+              "push.resubscribe", "push.notice_clicked"}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/") or rule.endpoint in public:
             continue
         view = app.view_functions[rule.endpoint]
         assert getattr(view, "required_roles", None) is not None, rule.rule
-    # Nothing skips CSRF silently; the one exemption carries its own secret, not a cookie.
-    assert app.config["CSRF_EXEMPT"] == {"push.resubscribe"}
+    # Nothing skips CSRF silently; the exemptions carry their own secret, not a cookie.
+    assert app.config["CSRF_EXEMPT"] == {"push.resubscribe", "push.notice_clicked"}
 
 
 def test_security_headers(client):

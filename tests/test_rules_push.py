@@ -41,6 +41,7 @@ def test_held_notices_go_out_at_seven(held_at, release):
     ("appointment_reminder", False, 43200, "normal"),
     ("vaccine_due", False, 259200, "low"),
     ("followup_due", False, 259200, "low"),
+    ("contract_renewal", False, 259200, "low"),
     ("something_new", False, 86400, "normal"),
     ("vaccine_due", True, 259200, "high"),
 ])

@@ -9,7 +9,7 @@ from backend import api
 from backend.errors import AppError
 from backend.security import (clear_session_cookie, client_address, current_user, require,
                               set_session_cookie)
-from backend.services import auth
+from backend.services import auth, notify, push
 
 bp = Blueprint("auth", __name__)
 
@@ -51,6 +51,20 @@ def _sender():
     return current_app.extensions["code_sender"]
 
 
+def _end_session(user, resp, *device_ids: str):
+    """Sign out, and stop pushing to this device: nothing personal keeps arriving on a
+    shared phone. The device is named by the cookie set when it subscribed (and, from the
+    page script, by the form's `push_device`); only the user's own rows are removed."""
+    auth.end_session(user.session_hash)
+    push.forget_on_logout(notify.recipient_for(user),
+                          [request.cookies.get(push.DEVICE_COOKIE, ""), *device_ids])
+    clear_session_cookie(resp)
+    cfg = _cfg()
+    resp.delete_cookie(push.DEVICE_COOKIE, httponly=True, secure=cfg.secure_cookies,
+                       samesite="Lax", path="/")
+    return resp
+
+
 def _start_session(account, resp):
     token, _ = auth.create_session(_cfg(), account)
     set_session_cookie(resp, token)
@@ -84,10 +98,7 @@ def api_staff_login(data: StaffLogin):
 @require()
 @api.describe(summary="退出登录", response=Ok, tags=["登录"])
 def api_logout():
-    auth.end_session(current_user().session_hash)
-    resp = jsonify(ok=True)
-    clear_session_cookie(resp)
-    return resp
+    return _end_session(current_user(), jsonify(ok=True))
 
 
 @bp.get("/api/me")
@@ -149,8 +160,8 @@ def login_staff_form():
 @bp.post("/logout")
 def logout_form():
     user = current_user()
-    if user is not None:
-        auth.end_session(user.session_hash)
     resp = redirect(url_for("pages.home"), code=303)
-    clear_session_cookie(resp)
-    return resp
+    if user is None:
+        clear_session_cookie(resp)
+        return resp
+    return _end_session(user, resp, request.form.get("push_device", "")[:64])

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, url_for
 
 from backend import api
 from backend.errors import NotFound
+from backend.models.base import utcnow
 from backend.models.notices import Notice
+from backend.rules import notices as rules
 from backend.security import current_user, require
 from backend.services import notify
 
@@ -18,6 +20,9 @@ KIND_LABELS = {
     "appointment_reminder": "就诊提醒",
     "vaccine_due": "疫苗接种",
     "followup_due": "随访提醒",
+    "noshow_warning": "未到诊提醒",
+    "booking_paused": "预约暂停",
+    "contract_renewal": "签约续约",
 }
 CHANNEL_LABELS = {"inbox": "站内消息", "webpush": "手机推送", "sms": "短信"}
 STATUS_LABELS = {"delivered": "已送达", "failed": "未送达", "held": "夜间暂缓"}
@@ -33,6 +38,7 @@ class NoticeOut(api.Schema):
     urgent: bool
     created_at: str
     created_local: str
+    created_relative: str
     read: bool
     deliveries: list[dict]
 
@@ -55,12 +61,14 @@ def _safe_url(url: str) -> str:
     return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else "/notices"
 
 
-def _serialise(n: Notice) -> dict:
+def _serialise(n: Notice, now=None) -> dict:
+    now = now or utcnow()
     return {
         "notice_id": n.notice_id, "kind": n.kind, "kind_label": KIND_LABELS.get(n.kind, "通知"),
         "title": n.title, "body": n.body, "url": _safe_url(n.url), "urgent": n.urgent == "1",
         "created_at": n.created_at.isoformat(),
         "created_local": n.created_at.astimezone(ZoneInfo(_tz())).strftime("%m月%d日 %H:%M"),
+        "created_relative": rules.relative_time(n.created_at, now, _tz()),
         "read": n.read_at is not None,
         "deliveries": [{"channel": d.channel, "status": d.status, "at": d.at.isoformat(),
                         "detail": d.detail} for d in n.deliveries or []],
@@ -75,12 +83,35 @@ def _recipient() -> str:
     return notify.recipient_for(current_user())
 
 
+@bp.app_context_processor
+def _unread_badge():
+    """`unread_notices()` for the header badge: at most one Query per page, none on the
+    inbox page (it counts what it already read), none when signed out."""
+    def unread_notices() -> int:
+        if "unread_notices" not in g:
+            user = current_user()
+            g.unread_notices = 0
+            if user is not None:
+                try:
+                    g.unread_notices = notify.unread_count(notify.recipient_for(user))
+                except Exception:  # a badge never breaks a page (or the error page)
+                    current_app.logger.exception("unread badge")
+        return g.unread_notices
+    return {"unread_notices": unread_notices}
+
+
 @bp.get("/notices")
 @require()
 def inbox_page():
-    notices = [_serialise(n) for n in notify.inbox(_recipient(), limit=notify.INBOX_LIMIT)]
+    now = utcnow()
+    stored = notify.inbox(_recipient(), limit=notify.INBOX_LIMIT)
+    notices = [_serialise(n, now) for n in stored]
     unread = sum(1 for n in notices if not n["read"])
+    g.unread_notices = unread  # the header badge reuses this count
+    days = rules.group_by_day(list(zip(stored, notices)), lambda pair: pair[0].created_at,
+                              now, _tz())
     return render_template("notices.html", notices=notices, unread=unread,
+                           days=[(label, [n for _, n in pairs]) for label, pairs in days],
                            channel_labels=CHANNEL_LABELS, status_labels=STATUS_LABELS)
 
 

@@ -40,6 +40,7 @@ DELIVERY: dict[str, Delivery] = {
     "appointment_reminder": Delivery(ttl_seconds=12 * 3600, urgency="normal"),
     "vaccine_due": Delivery(ttl_seconds=3 * 86400, urgency="low"),
     "followup_due": Delivery(ttl_seconds=3 * 86400, urgency="low"),
+    "contract_renewal": Delivery(ttl_seconds=3 * 86400, urgency="low"),   # 30 days ahead
 }
 DEFAULT_DELIVERY = Delivery(ttl_seconds=86400, urgency="normal")
 

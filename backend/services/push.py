@@ -33,15 +33,19 @@ from backend.models.base import transaction, utcnow
 from backend.models.notices import Delivery, Notice
 from backend.models.push import HeldPush, PushSubscription
 from backend.rules import push as rules
-from backend.services import notify
+from backend.services import notify, ratelimit
 
 __all__ = ["install", "public_key", "subscribe", "unsubscribe", "devices", "resubscribe",
            "WebPushChannel", "CHANNEL", "release_held", "device_id_for", "Outcome",
-           "generate_vapid_keys", "MAX_DEVICES"]
+           "generate_vapid_keys", "MAX_DEVICES", "device_for_token", "limit_device_calls",
+           "forget_on_logout", "mark_read_from_device", "DEVICE_COOKIE"]
 
 log = logging.getLogger(__name__)
 
 MAX_DEVICES = 10  # per person; the oldest is dropped beyond that
+# Set by the subscribe response: which device this browser is, so logging out (with or
+# without JavaScript) can stop its pushes.
+DEVICE_COOKIE = "cc_push_device"
 
 
 # ---------------------------------------------------------------- VAPID keys
@@ -190,15 +194,7 @@ def resubscribe(token: str, *, device_id: str, endpoint: str, p256dh: str, auth:
     """
     config = config or current_app.config["COUNTYCARE"]
     _validated(endpoint, p256dh, auth, config)
-    old = None
-    if device_id and len(device_id) <= 64:
-        for owner in _owners(device_id):
-            try:
-                old = PushSubscription.get(owner, device_id, consistent_read=True)
-            except DoesNotExist:
-                continue
-    if old is None or not token or not hmac.compare_digest(old.token_hash, _token_hash(token)):
-        raise Forbidden("设备凭证无效，请在设置中重新开启通知", code="invalid_device_token")
+    old = device_for_token(device_id, token)
     new_token = secrets.token_urlsafe(32)
     new = PushSubscription(old.recipient, device_id_for(endpoint), endpoint=endpoint,
                            p256dh=p256dh, auth=auth, token_hash=_token_hash(new_token),
@@ -211,6 +207,59 @@ def resubscribe(token: str, *, device_id: str, endpoint: str, p256dh: str, auth:
     except TransactWriteError:
         raise AppError("设备信息已更改，请重试", code="conflict") from None
     return Subscribed(new.device_id, new_token, new.label)
+
+
+def device_for_token(device_id: str, token: str) -> PushSubscription:
+    """The subscription a service worker's device token stands for (no session needed)."""
+    found = None
+    if device_id and len(device_id) <= 64:
+        for owner in _owners(device_id):
+            try:
+                found = PushSubscription.get(owner, device_id, consistent_read=True)
+            except DoesNotExist:
+                continue
+    if found is None or not token or not hmac.compare_digest(found.token_hash, _token_hash(token)):
+        raise Forbidden("设备凭证无效，请在设置中重新开启通知", code="invalid_device_token")
+    return found
+
+
+# The service worker's token-authenticated calls: per device and per address, per hour.
+DEVICE_CALLS_PER_HOUR = 30
+ADDRESS_CALLS_PER_HOUR = 120
+
+
+def limit_device_calls(action: str, device_id: str, address: str,
+                       config: Config | None = None) -> None:
+    """Raise RateLimited (429 + Retry-After) before any token is checked."""
+    config = config or current_app.config["COUNTYCARE"]
+    message = "操作过于频繁，请稍后再试"
+    ratelimit.hit(f"{action}-dev", ratelimit.subject_key(config.secret_key, device_id[:64]),
+                  DEVICE_CALLS_PER_HOUR, 3600, message=message)
+    ratelimit.hit(f"{action}-addr", ratelimit.subject_key(config.secret_key, address),
+                  ADDRESS_CALLS_PER_HOUR, 3600, message=message)
+
+
+def forget_on_logout(recipient: str, device_ids: list[str]) -> int:
+    """Stop pushing to the device someone is signing out of (only their own rows).
+
+    Returns how many subscriptions were removed; unknown or someone else's ids do nothing.
+    """
+    removed = 0
+    for device_id in dict.fromkeys(d for d in device_ids if d):
+        try:
+            unsubscribe(recipient, device_id)
+            removed += 1
+        except NotFound:
+            continue
+    return removed
+
+
+def mark_read_from_device(device_id: str, token: str, notice_id: str) -> int:
+    """A notification was clicked: mark the notice read in its owner's inbox; unread count."""
+    owner = device_for_token(device_id, token).recipient
+    if not notify.mark_read(owner, notice_id):
+        raise NotFound("找不到这条消息", code="notice_not_found")
+    return notify.unread_count(owner)
 
 
 def _forget(device: PushSubscription) -> None:

@@ -43,11 +43,21 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
+/* Logging out on a shared phone: every cache but the shell's (which holds nothing personal)
+ * is dropped, and (below) the push subscription and its device token are forgotten.
+ * The page waits for the reply on the MessageChannel port before it submits the form. */
+async function forgetPersonalData() {
+  const keys = await caches.keys();
+  await Promise.all(keys.filter((k) => !k.startsWith("cc-shell-")).map((k) => caches.delete(k)));
+  await forgetPushDevice();
+}
+
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "logout") {
-    // Nothing personal is cached by the shell; runtime caches of later features are cleared here.
-    event.waitUntil(caches.keys().then((keys) => Promise.all(
-      keys.filter((k) => !k.startsWith("cc-shell-")).map((k) => caches.delete(k)))));
+    const reply = event.ports && event.ports[0];
+    event.waitUntil(forgetPersonalData()
+      .catch((err) => console.warn("logout cleanup", err))
+      .then(() => { if (reply) reply.postMessage({ type: "logged-out" }); }));
   }
 });
 
@@ -105,16 +115,46 @@ self.addEventListener("push", (event) => {
   }));
 });
 
+/** This device's push subscription and token are gone (logout): no personal push arrives. */
+async function forgetPushDevice() {
+  const subscription = await self.registration.pushManager.getSubscription();
+  if (subscription) await subscription.unsubscribe();
+  await pushDevice(null);
+}
+
+/** Mark the clicked notice read (authenticated by the device token, like resubscribe: the
+ *  session may be gone) and tell open pages the new unread count. Returns the count or null. */
+async function markNoticeRead(noticeId) {
+  const device = await pushDevice();
+  if (!noticeId || !device) return null;
+  const resp = await fetch(`/api/push/notices/${encodeURIComponent(noticeId)}/read`, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ device_id: device.device_id, token: device.token }),
+  });
+  if (!resp.ok) return null;
+  const { unread } = await resp.json();
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const w of windows) w.postMessage({ type: "unread", unread });
+  return unread;
+}
+
+/** The notification's page (same origin only), marked read first: at most 1.5 s. */
+async function openNotification(data) {
+  let target = new URL((data && data.url) || "/notices", self.location.origin);
+  if (target.origin !== self.location.origin) target = new URL("/notices", self.location.origin);
+  const marked = markNoticeRead(data && data.id).catch(() => null);
+  const unread = await Promise.race([marked, new Promise((r) => setTimeout(() => r(null), 1500))]);
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const w of windows) {
+    if (w.url === target.href && "focus" in w) return { target: target.href, unread, window: await w.focus() };
+  }
+  return { target: target.href, unread, window: await self.clients.openWindow(target.href) };
+}
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  let target = new URL((event.notification.data && event.notification.data.url) || "/notices", self.location.origin);
-  if (target.origin !== self.location.origin) target = new URL("/notices", self.location.origin);
-  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
-    for (const w of windows) {
-      if (w.url === target.href && "focus" in w) return w.focus();
-    }
-    return self.clients.openWindow(target.href);
-  }));
+  event.waitUntil(openNotification(event.notification.data));
 });
 
 self.addEventListener("pushsubscriptionchange", (event) => {

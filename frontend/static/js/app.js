@@ -69,12 +69,49 @@ async function registerServiceWorker() {
 applyElderMode();
 watchNetwork();
 registerServiceWorker();
-document.querySelectorAll('form[action="/logout"]').forEach((f) =>
-  f.addEventListener("submit", () => navigator.serviceWorker?.controller?.postMessage({ type: "logout" })));
+/** Tell the service worker to forget this device's push subscription and personal caches;
+ *  resolves when it is done (or after 2 s: logging out never waits on a stuck worker). */
+async function workerLogout() {
+  if (!("serviceWorker" in navigator)) return;
+  const reg = await navigator.serviceWorker.getRegistration();
+  const worker = reg?.active || navigator.serviceWorker.controller;
+  if (!worker) return;
+  await Promise.race([
+    new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = resolve;
+      worker.postMessage({ type: "logout" }, [channel.port2]);
+    }),
+    new Promise((resolve) => setTimeout(resolve, 2000)),
+  ]);
+}
+
+document.querySelectorAll('form[action="/logout"]').forEach((form) =>
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.done) return;
+    event.preventDefault();
+    // The server removes this device's subscription too (also without JS, by its cookie).
+    const field = form.querySelector('input[name="push_device"]');
+    if (field) field.value = localStorage.getItem("cc-push-device") || "";
+    localStorage.removeItem("cc-push-device");
+    workerLogout().catch(() => {}).finally(() => { form.dataset.done = "1"; form.submit(); });
+  }));
+
+/** The header's unread badge (also updated when a notification is clicked). */
+export function setUnread(count) {
+  const badge = document.getElementById("header-unread");
+  if (!badge) return;
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.hidden = !count;
+  badge.parentElement.setAttribute("aria-label", count ? `消息，${count} 条未读` : "消息");
+}
+
+navigator.serviceWorker?.addEventListener("message", (event) => {
+  if (event.data?.type === "unread" && Number.isInteger(event.data.unread)) setUnread(event.data.unread);
+});
 
 // Web Push settings and the unread badge (loaded only where used).
 const pushModule = () => import(new URL(`./push.js?v=${meta("release")}`, import.meta.url).href)
   .then((m) => { m.bind(api); return m; });
 if (document.getElementById("push-enable")) pushModule().then((m) => m.initSettings());
-const noticesTile = document.querySelector('.tiles a[href="/notices"]');
-if (noticesTile) pushModule().then((m) => m.showUnreadBadge(noticesTile));
+// The unread badges (header, home tile) are rendered by the server.

@@ -152,16 +152,3 @@ export function offerPush(container) {
   card.append(p, yes);
   container.append(card);
 }
-
-/** The unread count on the home page's 消息 tile. */
-export async function showUnreadBadge(tile) {
-  try {
-    const { unread } = await api("/api/notices/unread");
-    if (!unread) return;
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.textContent = unread > 99 ? "99+" : String(unread);
-    badge.setAttribute("aria-label", `${unread} 条未读`);
-    tile.append(badge);
-  } catch { /* signed out or offline: no badge */ }
-}
