@@ -73,6 +73,7 @@ class FollowUpIn(api.Schema):
     adverse_reaction: bool = False
     new_complication: bool = False
     visit_date: date | None = None
+    client_visit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class CallIn(api.Schema):
@@ -269,13 +270,15 @@ def api_followup(data: FollowUpIn, resident_id: str):
                                  new_complication=data.new_complication)
     f, result, referral = followups.record_followup(
         current_user(), resident_id, disease=data.disease, readings=readings,
-        medication=data.medication, visit_date=data.visit_date)
+        medication=data.medication, visit_date=data.visit_date,
+        client_visit_id=data.client_visit_id)
     msg = f"已保存：{result.label}，下次随访 {result.next_due.isoformat()}"
     if referral is not None:
         msg += "；已生成转诊单"
     return _ok(msg, outcome=result.outcome, next_due=result.next_due.isoformat(),
                refer=result.refer, reasons=list(result.reasons),
-               referral_id=referral.referral_id if referral else None), 201
+               referral_id=referral.referral_id if referral else None,
+               visit_key=f.visit_key, client_visit_id=f.client_visit_id), 201
 
 
 @bp.get("/api/care/residents/<resident_id>/followups")
