@@ -21,7 +21,7 @@ from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
 __all__ = ["record_followup", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
-           "refer_back", "referral_booking", "history", "send_due_digests", "overdue_contacted",
+           "refer_back", "referral_booking", "referral_bookings", "history", "send_due_digests", "overdue_contacted",
            "LEAD_HOSPITAL"]
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,13 @@ def history(user: CurrentUser, resident_id: str) -> dict:
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
                  what="followup.history")
     return {"resident": resident, "followups": followups, "cases": cases, "referrals": referrals}
+
+
+def referral_bookings(referrals: list[Referral]) -> dict:
+    """The hospital appointments booked for these referrals (one BatchGet), by booking id."""
+    from backend.models.booking import Booking
+    ids = sorted({r.booking_ref for r in referrals if r.booking_ref})
+    return {b.booking_id: b for b in Booking.batch_get(ids)} if ids else {}
 
 
 @dataclass
