@@ -145,6 +145,8 @@ class FollowUp(BaseModel):
     next_due = UnicodeAttribute()
     recorded_by = UnicodeAttribute()
     recorded_at = UTCDateTimeAttribute()
+    referral_id = UnicodeAttribute(null=True)       # the referral this visit created
+    client_visit_id = UnicodeAttribute(null=True)   # the client's id (retries, offline outbox)
 
 
 class ElderVisit(BaseModel):

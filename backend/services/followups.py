@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -20,7 +21,7 @@ from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
 __all__ = ["record_followup", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
-           "refer_back", "referral_booking", "history", "send_due_digests", "overdue_contacted",
+           "refer_back", "referral_booking", "referral_bookings", "history", "send_due_digests", "overdue_contacted",
            "LEAD_HOSPITAL"]
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,66 @@ def _attach_booking(user: CurrentUser, referral: Referral) -> None:
         referral.update(actions=[Referral.booking_ref.set(ref)])
 
 
-def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readings: rules.Readings,
-                    medication: str | None = None, visit_date: date | None = None
+CLIENT_VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _visit_claim_key(user: CurrentUser, client_visit_id: str) -> str:
+    return f"visit#{user.login}#{client_visit_id}"
+
+
+def _replayed_visit(user: CurrentUser, resident_id: str, disease: str, claim: Uniqueness
                     ) -> tuple[FollowUp, rules.Classification, Referral | None]:
-    """Classify the visit, set the next due date, all in one transaction (never half-written)."""
+    """The follow-up a client id already recorded (a retried POST writes nothing twice)."""
+    owner_resident, _, visit_key = claim.owner.partition("|")
+    if owner_resident != resident_id or not visit_key.startswith(f"{disease}#"):
+        raise Conflict("该随访编号已用于另一条随访记录", code="client_visit_id_reused")
+    try:
+        followup = FollowUp.get(resident_id, visit_key, consistent_read=True)
+    except DoesNotExist:
+        raise Conflict("该随访编号已用于另一条随访记录", code="client_visit_id_reused") from None
+    result = rules.Classification(outcome=followup.outcome, refer=bool(followup.refer),
+                                  urgent=followup.outcome == "urgent_referral",
+                                  next_due=date.fromisoformat(followup.next_due),
+                                  reasons=tuple(followup.reasons or ()))
+    referral = None
+    if followup.referral_id:
+        try:
+            referral = Referral.get(resident_id, followup.referral_id, consistent_read=True)
+        except DoesNotExist:
+            referral = None
+    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
+                 what=f"followup.{disease}.replay")
+    if referral is not None and not referral.booking_ref:
+        _attach_booking(user, referral)  # idempotent by the referral id
+    return followup, result, referral
+
+
+def _visit_claim(user: CurrentUser, client_visit_id: str | None) -> Uniqueness | None:
+    if client_visit_id is None:
+        return None
+    try:
+        return Uniqueness.get(_visit_claim_key(user, client_visit_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readings: rules.Readings,
+                    medication: str | None = None, visit_date: date | None = None,
+                    client_visit_id: str | None = None
+                    ) -> tuple[FollowUp, rules.Classification, Referral | None]:
+    """Classify the visit, set the next due date, all in one transaction (never half-written).
+
+    With `client_visit_id` (the client's id for this visit) the claim
+    `visit#<login>#<client id>` is written in the same transaction, so a retried POST (a flaky
+    network, an offline outbox replaying) returns the stored follow-up and writes nothing.
+    """
     resident = team_patient(user, resident_id)
+    if client_visit_id is not None and not CLIENT_VISIT_ID.match(client_visit_id):
+        raise ValidationFailed("随访编号格式不正确（8-64位字母、数字、-或_）",
+                               code="invalid_client_visit_id")
+    claim = _visit_claim(user, client_visit_id)
+    if claim is not None:
+        return _replayed_visit(user, resident_id, disease, claim)
     if disease not in rules.DISEASES:
         raise ValidationFailed("随访病种只能是高血压或2型糖尿病", code="invalid_disease")
     if disease not in (resident.conditions or set()):
@@ -93,6 +149,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
     count = (case.visits_count + 1) if case and case.visits_year == year else 1
     now = utcnow()
     followup = FollowUp(resident_id, f"{disease}#{visit.isoformat()}#{new_id()}", disease=disease,
+                        client_visit_id=client_visit_id,
                         visit_date=visit.isoformat(), team_id=user.team_id,
                         systolic=readings.systolic, diastolic=readings.diastolic,
                         fasting_glucose=readings.fasting_glucose, heart_rate=readings.heart_rate,
@@ -109,6 +166,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
         referral = _new_referral(user, resident_id, disease=disease,
                                  reason="；".join(result.reasons) or result.label,
                                  department="内科", urgent=result.urgent)
+        followup.referral_id = referral.referral_id
     fields = dict(team_id=user.team_id, due_key=_due_key(due, resident_id, disease), next_due=due,
                   name=resident.name, village_id=resident.village_id,
                   birth_date=resident.birth_date, last_visit=visit.isoformat(),
@@ -117,6 +175,10 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
     try:
         with transaction() as tx:
             tx.save(followup, condition=FollowUp.visit_key.does_not_exist())
+            if client_visit_id is not None:
+                tx.save(Uniqueness(_visit_claim_key(user, client_visit_id),
+                                   owner=f"{resident_id}|{followup.visit_key}"),
+                        condition=Uniqueness.key.does_not_exist())
             if referral is not None:
                 tx.save(referral, condition=Referral.referral_id.does_not_exist())
             if case is None:
@@ -132,6 +194,9 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                           condition=ChronicCase.revision == case.revision)
     except TransactWriteError as err:
         if condition_failed(err):
+            claim = _visit_claim(user, client_visit_id)
+            if claim is not None:  # the same visit, sent twice at once: the first one won
+                return _replayed_visit(user, resident_id, disease, claim)
             raise Conflict("该患者的随访刚被他人更新，请刷新后重试", code="followup_conflict") from None
         raise
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
@@ -151,6 +216,13 @@ def history(user: CurrentUser, resident_id: str) -> dict:
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
                  what="followup.history")
     return {"resident": resident, "followups": followups, "cases": cases, "referrals": referrals}
+
+
+def referral_bookings(referrals: list[Referral]) -> dict:
+    """The hospital appointments booked for these referrals (one BatchGet), by booking id."""
+    from backend.models.booking import Booking
+    ids = sorted({r.booking_ref for r in referrals if r.booking_ref})
+    return {b.booking_id: b for b in Booking.batch_get(ids)} if ids else {}
 
 
 @dataclass

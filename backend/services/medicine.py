@@ -16,7 +16,7 @@ from backend.services.auth import CurrentUser
 from backend.services.care_common import local_today, team_patient
 from backend.services.residents import get_resident
 
-__all__ = ["prescribe", "authorise_collector", "collect", "record_health_check"]
+__all__ = ["prescribe", "authorise_collector", "collect", "record_health_check", "overview"]
 
 
 def prescribe(user: CurrentUser, resident_id: str, *, disease: str, weeks: int,
@@ -119,3 +119,33 @@ def record_health_check(user: CurrentUser, resident_id: str, *, systolic: int, d
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
                  what="health_check.yearly")
     return check
+
+
+def overview(user: CurrentUser, resident_id: str) -> dict:
+    """What the patient page shows about medicine and the free check (Queries by key; audited).
+
+    `candidates` are the people who might collect for the patient: the household and anyone
+    the patient authorised in the app, each marked whether a collector row exists.
+    """
+    from backend.models.people import ProxyGrant, Resident
+    resident = team_patient(user, resident_id)
+    prescriptions = sorted(Prescription.query(resident_id), key=lambda p: p.prescription_id,
+                           reverse=True)
+    collectors = {c.collector_id: c for c in MedicineCollector.query(resident_id)}
+    try:
+        check = HealthCheck.get(resident_id, str(local_today().year))
+    except DoesNotExist:
+        check = None
+    ids = {r.resident_id for r in Resident.by_household.query(resident.household_id)}
+    ids |= {g.proxy_id for g in ProxyGrant.by_subject.query(resident_id)}
+    ids |= set(collectors)
+    ids.discard(resident_id)
+    people = {p.resident_id: p for p in Resident.batch_get(sorted(ids))} if ids else {}
+    candidates = [{"resident_id": i, "name": people[i].name if i in people else i,
+                   "authorised": i in collectors,
+                   "relation": collectors[i].relation if i in collectors else None}
+                  for i in sorted(ids, key=lambda i: (i not in collectors, i))]
+    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
+                 what="prescription.overview")
+    return {"prescriptions": prescriptions, "collectors": collectors, "check": check,
+            "candidates": candidates}
