@@ -97,3 +97,17 @@ class Browserless:
 @pytest.fixture()
 def person(app, client):
     return Browserless(app, client)
+
+
+@pytest.fixture()
+def receiver(app, monkeypatch):
+    """A local push service (127.0.0.1) that checks VAPID and decrypts, with fresh app keys."""
+    from backend.services import push
+    from tests.push_receiver import PushReceiver
+    cfg = app.config["COUNTYCARE"]
+    private, public = push.generate_vapid_keys()
+    monkeypatch.setattr(cfg, "vapid_private_key", private)
+    monkeypatch.setattr(cfg, "vapid_public_key", "")
+    r = PushReceiver(public, cfg.vapid_subject).start()
+    yield r
+    r.stop()

@@ -7,18 +7,8 @@ import pytest
 
 from backend.models.push import PushSubscription
 from backend.services import push
-from tests.push_receiver import PushReceiver
 
 
-@pytest.fixture()
-def receiver(app, monkeypatch):
-    cfg = app.config["COUNTYCARE"]
-    private, public = push.generate_vapid_keys()
-    monkeypatch.setattr(cfg, "vapid_private_key", private)
-    monkeypatch.setattr(cfg, "vapid_public_key", "")
-    r = PushReceiver(public, cfg.vapid_subject).start()
-    yield r
-    r.stop()
 
 
 _phones = itertools.count(40)

@@ -16,20 +16,10 @@ from backend.models.notices import Notice
 from backend.models.push import PushSubscription
 from backend.rules import notices as rules
 from backend.services import notify, push
-from tests.push_receiver import PushReceiver
 
 _phones = itertools.count(160)
 
 
-@pytest.fixture()
-def receiver(app, monkeypatch):
-    cfg = app.config["COUNTYCARE"]
-    private, public = push.generate_vapid_keys()
-    monkeypatch.setattr(cfg, "vapid_private_key", private)
-    monkeypatch.setattr(cfg, "vapid_public_key", "")
-    r = PushReceiver(public, cfg.vapid_subject).start()
-    yield r
-    r.stop()
 
 
 def login_someone(person, demo) -> dict:

@@ -459,13 +459,17 @@ def _may_see(user, booking: Booking) -> bool:
     return False
 
 
-def get_booking(user, booking_id: str) -> Booking:
+def _load(booking_id: str) -> Booking:
     if not _valid_id(booking_id):
         raise NotFound("找不到该预约", code="booking_not_found")
     try:
-        booking = Booking.get(booking_id, consistent_read=True)
+        return Booking.get(booking_id, consistent_read=True)
     except DoesNotExist:
         raise NotFound("找不到该预约", code="booking_not_found") from None
+
+
+def get_booking(user, booking_id: str) -> Booking:
+    booking = _load(booking_id)
     if not _may_see(user, booking):
         raise NotFound("找不到该预约", code="booking_not_found")
     return booking
@@ -483,12 +487,7 @@ def my_bookings(user) -> list[Booking]:
 # ---- cancelling -------------------------------------------------------------------------
 
 def cancel(user, booking_id: str) -> Booking:
-    if not _valid_id(booking_id):
-        raise NotFound("找不到该预约", code="booking_not_found")
-    try:
-        booking = Booking.get(booking_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("找不到该预约", code="booking_not_found") from None
+    booking = _load(booking_id)
     staff = user.role in ("township_admin", "hospital_admin") and booking.facility_id == user.facility_id
     if not staff and not _may_see(user, booking):
         raise Forbidden("不能取消他人的预约", code="not_your_booking")
@@ -782,12 +781,7 @@ def mark_attendance(user, booking_id: str, status: str) -> Booking:
         raise Forbidden("只有机构工作人员可以登记到诊")
     if status not in ("arrived", "no_show"):
         raise ValidationFailed("状态应为已到诊或未到诊", code="invalid_status")
-    if not _valid_id(booking_id):
-        raise NotFound("找不到该预约", code="booking_not_found")
-    try:
-        booking = Booking.get(booking_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("找不到该预约", code="booking_not_found") from None
+    booking = _load(booking_id)
     if booking.facility_id != user.facility_id:
         raise Forbidden("不是本机构的预约", code="not_your_facility")
     if booking.status != "booked":

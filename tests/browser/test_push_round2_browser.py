@@ -11,7 +11,6 @@ from backend.rules.push import build_payload
 from backend.services import notify, push
 from tests.browser.conftest import login_resident
 from tests.browser.test_push_browser import _deliver, _registration_id
-from tests.push_receiver import PushReceiver
 
 IDB_DEVICE = """new Promise((resolve, reject) => {
   const open = indexedDB.open("cc-push", 1);
@@ -25,15 +24,6 @@ IDB_DEVICE = """new Promise((resolve, reject) => {
 })"""
 
 
-@pytest.fixture()
-def receiver(app, monkeypatch):
-    cfg = app.config["COUNTYCARE"]
-    private, public = push.generate_vapid_keys()
-    monkeypatch.setattr(cfg, "vapid_private_key", private)
-    monkeypatch.setattr(cfg, "vapid_public_key", "")
-    r = PushReceiver(public, cfg.vapid_subject).start()
-    yield r
-    r.stop()
 
 
 def adult(demo, start: int) -> dict:
