@@ -39,7 +39,7 @@ def build(tables: dict) -> dict:
                         "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
                         "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                         "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
-                        "dynamodb:DescribeTable", "dynamodb:Scan"],
+                        "dynamodb:DescribeTable"],  # no Scan: every path uses keys
                      "Resource": table_arns + index_arns},
                     # The audit trail: append and read, never rewrite or delete.
                     {"Sid": "AuditAppendOnly", "Effect": "Allow", "Action": [

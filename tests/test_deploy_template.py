@@ -212,3 +212,13 @@ def test_stage_runs_the_flask_app_on_python_311_with_quiet_logs(stage):
         config["exclude"])
     assert config["environment_variables"]["DYNAMODB_ENDPOINT"] == ""
     assert "COUNTYCARE_SECRET_KEY" not in config["environment_variables"]   # SSM, not here
+
+
+def test_the_lambda_role_cannot_scan():
+    """Every request path and task reads by key or index; Scan is not granted at all."""
+    import json
+    from infra.tables import TEMPLATE_PATH
+    template = json.loads(TEMPLATE_PATH.read_text())
+    statements = template["Resources"]["LambdaRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    allowed = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
+    assert "dynamodb:Scan" not in allowed and "dynamodb:Query" in allowed
