@@ -7,7 +7,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 
 from backend.models.base import BaseModel
 
-__all__ = ["Resident", "ProxyGrant", "Uniqueness"]
+__all__ = ["Resident", "ProxyGrant", "Uniqueness", "save_with_claim"]
 
 
 class ResidentsByPhone(GlobalSecondaryIndex):
@@ -109,3 +109,24 @@ class Uniqueness(BaseModel):
 
     key = UnicodeAttribute(hash_key=True)
     owner = UnicodeAttribute()
+
+
+def save_with_claim(item: BaseModel, claim_key: str, owner: str) -> bool:
+    """Save a new `item` and claim `claim_key` for it in one transaction.
+
+    Returns False (and writes nothing) when the claim or the item already exists; any
+    other failure is raised.
+    """
+    from pynamodb.exceptions import TransactWriteError
+
+    from backend.models.base import condition_failed, transaction
+    hash_attr = getattr(type(item), type(item)._hash_keyname)
+    try:
+        with transaction() as tx:
+            tx.save(Uniqueness(claim_key, owner=owner), condition=Uniqueness.key.does_not_exist())
+            tx.save(item, condition=hash_attr.does_not_exist())
+    except TransactWriteError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True

@@ -25,10 +25,10 @@ from pynamodb.expressions.condition import size
 from backend.errors import is_unavailable
 from backend.errors import (AppError, Conflict, Forbidden, NotFound, RateLimited, ServiceBusy,
                             ValidationFailed)
-from backend.models.base import _connection, condition_failed, new_id, transaction, utcnow
+from backend.models.base import _connection, new_id, transaction, utcnow
 from backend.models.booking import Booking, BookingLedger, Slot, WaitlistEntry
 from backend.models.facility import Facility
-from backend.models.people import ProxyGrant, Resident, Uniqueness
+from backend.models.people import ProxyGrant, Resident, Uniqueness, save_with_claim
 from backend.rules import booking as rules
 from backend.rules.booking import CHINA
 from backend.rules.identity import age_on
@@ -635,14 +635,11 @@ def join_waitlist(user, subject_id: str, facility_id: str, department: str, day:
                           booker_login=user.login, booker_resident_id=user.resident_id,
                           status="waiting", created_at=utcnow())
     try:
-        with transaction() as tx:
-            tx.save(Uniqueness(f"wl#{subject_id}#{key}", owner=entry.entry_id),
-                    condition=Uniqueness.key.does_not_exist())
-            tx.save(entry, condition=WaitlistEntry.entry_id.does_not_exist())
-    except TransactWriteError as err:
-        if condition_failed(err):
-            raise Conflict("已在该日候补名单中", code="already_waiting") from None
+        added = save_with_claim(entry, f"wl#{subject_id}#{key}", entry.entry_id)
+    except TransactWriteError:
         raise ServiceBusy(retry_after=1) from None
+    if not added:
+        raise Conflict("已在该日候补名单中", code="already_waiting")
     return entry
 
 

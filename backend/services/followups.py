@@ -354,6 +354,16 @@ def overdue_contacted(team_id: str, today: date | None = None) -> int:
         return 0
 
 
+def _set_due(tx, case: ChronicCase, due: str, *also) -> None:
+    """Move a case's next follow-up to `due` (and the due index with it), if unchanged."""
+    tx.update(ChronicCase(case.resident_id, case.disease), actions=[
+        ChronicCase.next_due.set(due),
+        ChronicCase.due_key.set(_due_key(due, case.resident_id, case.disease)),
+        *also,
+        ChronicCase.revision.set(case.revision + 1)],
+        condition=ChronicCase.revision == case.revision)
+
+
 def refer_up(user: CurrentUser, resident_id: str, *, reason: str, disease: str | None = None,
              department: str | None = None, urgent: bool = False) -> Referral:
     """Refer up to the lead hospital; the follow-up on the referral is due in 2 weeks."""
@@ -370,12 +380,7 @@ def refer_up(user: CurrentUser, resident_id: str, *, reason: str, disease: str |
             for c in cases:
                 if c.next_due <= due and c.due_key:
                     continue  # already due sooner
-                tx.update(ChronicCase(resident_id, c.disease), actions=[
-                    ChronicCase.next_due.set(due),
-                    ChronicCase.due_key.set(_due_key(due, resident_id, c.disease)),
-                    ChronicCase.removed_reason.remove(),
-                    ChronicCase.revision.set(c.revision + 1)],
-                    condition=ChronicCase.revision == c.revision)
+                _set_due(tx, c, due, ChronicCase.removed_reason.remove())
     except TransactWriteError as err:
         if condition_failed(err):
             raise Conflict("数据已变化，请刷新后重试") from None
@@ -410,12 +415,7 @@ def refer_back(user: CurrentUser, resident_id: str, referral_id: str, *, plan: s
                 Referral.returned_by.set(user.login), Referral.returned_on.set(today.isoformat())],
                 condition=Referral.status == "referred")
             for c in cases:
-                tx.update(ChronicCase(resident_id, c.disease), actions=[
-                    ChronicCase.next_due.set(due),
-                    ChronicCase.due_key.set(_due_key(due, resident_id, c.disease)),
-                    ChronicCase.hidden_until.remove(),
-                    ChronicCase.revision.set(c.revision + 1)],
-                    condition=ChronicCase.revision == c.revision)
+                _set_due(tx, c, due, ChronicCase.hidden_until.remove())
     except TransactWriteError as err:
         if condition_failed(err):
             raise Conflict("该转诊已下转或数据已变化", code="already_returned") from None

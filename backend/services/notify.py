@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 
-from backend.models.base import condition_failed, new_id, transaction, utcnow
+from backend.models.base import new_id, utcnow
 from backend.models.notices import Delivery, Notice
-from backend.models.people import Uniqueness
+from backend.models.people import save_with_claim
 
 __all__ = ["notify", "notify_many", "NoticeRequest", "recipient_for", "resident_recipient",
            "Channel", "CHANNELS", "inbox", "mark_read", "mark_all_read", "unread_count",
@@ -112,16 +112,8 @@ def notify_many(requests: list[NoticeRequest], *, concurrency: int = 8) -> list[
 
 def _store_once(notice: Notice, dedupe_key: str) -> tuple[Notice, bool]:
     # The claim and the notice are written together: a retried task adds nothing.
-    try:
-        with transaction() as tx:
-            tx.save(Uniqueness(f"notice#{notice.recipient}#{dedupe_key}", owner=notice.notice_id),
-                    condition=Uniqueness.key.does_not_exist())
-            tx.save(notice, condition=Notice.notice_id.does_not_exist())
-    except TransactWriteError as err:
-        if condition_failed(err):
-            return notice, False
-        raise
-    return notice, True
+    return notice, save_with_claim(notice, f"notice#{notice.recipient}#{dedupe_key}",
+                                   notice.notice_id)
 
 
 def _offer(channel: Channel, notices: list[Notice]) -> dict[str, Delivery | None]:

@@ -7,8 +7,8 @@ from datetime import date
 from pynamodb.exceptions import DoesNotExist
 
 from backend.errors import Forbidden, NotFound, ValidationFailed
-from backend.models.base import condition_failed, transaction, utcnow
-from backend.models.people import ProxyGrant, Resident, Uniqueness
+from backend.models.base import utcnow
+from backend.models.people import ProxyGrant, Resident, save_with_claim
 from backend.rules.identity import parse_identity_number
 from backend.services import audit
 from backend.services.auth import CurrentUser
@@ -100,14 +100,6 @@ def create_resident(*, resident_id: str, id_number: str, name: str, phone: str |
                         household_id=household_id, village_id=village_id,
                         township_id=township_id, team_id=team_id,
                         conditions=conditions or set(), created_at=utcnow())
-    from pynamodb.exceptions import TransactWriteError
-    try:
-        with transaction() as tx:
-            tx.save(Uniqueness(f"idno#{ident.value}", owner=resident_id),
-                    condition=Uniqueness.key.does_not_exist())
-            tx.save(resident, condition=Resident.resident_id.does_not_exist())
-    except TransactWriteError as err:
-        if condition_failed(err):
-            raise ValidationFailed("该身份证号已登记", code="duplicate_id_number") from None
-        raise
+    if not save_with_claim(resident, f"idno#{ident.value}", resident_id):
+        raise ValidationFailed("该身份证号已登记", code="duplicate_id_number")
     return resident
