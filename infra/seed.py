@@ -260,9 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     from backend import create_app
-    from infra.tables import create_all
-    create_app()
+    from infra.tables import create_all, create_buckets
+    app = create_app()
     create_all()
+    if app.config["COUNTYCARE"].s3_endpoint:
+        create_buckets(app.config["COUNTYCARE"])
     county = seed(args.residents, force=args.force)
     if county is None:
         print("demo county already seeded")

@@ -108,6 +108,7 @@ class ChronicCase(BaseModel):
     birth_date = UnicodeAttribute()
     last_visit = UnicodeAttribute(null=True)
     last_outcome = UnicodeAttribute(null=True)
+    last_controlled = BooleanAttribute(null=True)   # the last readings themselves (None: before kinds)
     last_systolic = NumberAttribute(null=True)
     last_diastolic = NumberAttribute(null=True)
     visits_year = UnicodeAttribute(null=True)
@@ -138,8 +139,10 @@ class FollowUp(BaseModel):
     danger_symptoms = ListAttribute(default=list)
     medication = UnicodeAttribute(null=True)
     adverse_reaction = BooleanAttribute(default=False)
+    adverse_reaction_kind = UnicodeAttribute(null=True)   # none, first, hard_to_control
     new_complication = BooleanAttribute(default=False)
-    outcome = UnicodeAttribute()
+    outcome = UnicodeAttribute()          # as classed when recorded; never re-classed
+    controlled = BooleanAttribute(null=True)
     refer = BooleanAttribute(default=False)
     reasons = ListAttribute(default=list)
     next_due = UnicodeAttribute()

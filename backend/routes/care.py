@@ -71,7 +71,7 @@ class FollowUpIn(api.Schema):
     temperature: float | None = None
     danger_symptoms: list[str] = Field(default_factory=list, max_length=10)
     medication: str | None = Field(default=None, max_length=500)
-    adverse_reaction: bool = False
+    adverse_reaction: Literal["none", "first", "hard_to_control"] = "none"
     new_complication: bool = False
     visit_date: date | None = None
     client_visit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
@@ -469,6 +469,7 @@ def patient_page(resident_id: str, *, errors: dict | None = None, values: dict |
                            age=age_on(date.fromisoformat(r.birth_date), today),
                            id_masked=mask_identity_number(r.id_number), today=today,
                            labels=fu_rules.DISEASES, outcomes=fu_rules.OUTCOMES,
+                           reactions=fu_rules.ADVERSE_REACTIONS,
                            year=str(today.year), need=fu_rules.MIN_FOLLOWUPS_PER_YEAR,
                            channels=contract_rules.CONTACT_CHANNELS,
                            med=medicine.overview(user, resident_id),
