@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from backend.rules import consent as rules
+from backend.rules import privacy as rules
 
-bp = Blueprint("consent", __name__)
+bp = Blueprint("privacy", __name__)
 
 
 @bp.get("/privacy")
