@@ -14,13 +14,19 @@ def search(person, q, **params):
     return resp.get_json()
 
 
+def registered(person, **body) -> str:
+    resp = register(person, **body)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["resident"]["resident_id"]
+
+
 def ids(body):
     return [r["resident_id"] for r in body["residents"]]
 
 
 def test_a_team_resident_is_found_by_name_initials_pinyin_and_last_digits(doctor):
     idno = fresh_id()
-    rid = register(doctor, name="钟静宝", id_number=idno, phone="13912345678").get_json()["resident"]["resident_id"]
+    rid = registered(doctor, name="钟静宝", id_number=idno, phone="13912345678")
     assert sign_desk(doctor, rid).status_code == 201
     for q in ("钟静宝", "钟静", "静宝", "zjb", "ZJB", "ｚｊｂ", "zhongjing", idno[-4:], idno[-6:], "5678",
               "１２３４５６７８"):
@@ -33,7 +39,7 @@ def test_a_team_resident_is_found_by_name_initials_pinyin_and_last_digits(doctor
 
 def test_people_of_other_teams_are_not_found_and_uncontracted_only_on_request(doctor, person):
     idno = fresh_id()
-    rid = register(doctor, name="钟静宝", id_number=idno).get_json()["resident"]["resident_id"]
+    rid = registered(doctor, name="钟静宝", id_number=idno)
     assert rid not in ids(search(doctor, idno[-6:]))                      # not on the team yet
     assert rid in ids(search(doctor, idno[-6:], uncontracted=1))          # to sign them
     person.login_staff("doctor02")                                        # team-02, same centre
@@ -49,7 +55,7 @@ def test_too_few_digits_ask_for_more_and_find_no_one(doctor):
 
 def test_a_village_name_finds_the_team_residents_of_that_village(doctor):
     village = Facility.get("vil-twp-01-04")
-    rid = register(doctor, village_id=village.facility_id).get_json()["resident"]["resident_id"]
+    rid = registered(doctor, village_id=village.facility_id)
     assert sign_desk(doctor, rid).status_code == 201
     found = search(doctor, village.name, limit=50)
     assert found["residents"] and all(r["village_id"] == village.facility_id for r in found["residents"]
@@ -58,7 +64,7 @@ def test_a_village_name_finds_the_team_residents_of_that_village(doctor):
 
 
 def test_search_page_without_script_shows_names_and_villages(doctor):
-    rid = register(doctor, name="钟静宝").get_json()["resident"]["resident_id"]
+    rid = registered(doctor, name="钟静宝")
     assert sign_desk(doctor, rid).status_code == 201
     html = doctor.client.get("/team/search?q=zjb").get_data(as_text=True)
     assert f"/team/patients/{rid}" in html and "钟静宝" in html

@@ -16,20 +16,15 @@ from backend.models.people import Resident, Uniqueness
 from backend.models.registry import Household
 from backend.rules import registry as rules
 from backend.rules.followup import DISEASES
-from backend.rules.identity import InvalidIdentityNumber, parse_identity_number
 from backend.services import audit, places
 from backend.services.auth import CurrentUser
+from backend.services.residents import find_by_id_number, id_number_claim, valid_id_number
 from backend.services.search import search_key_items, search_scope
 
-__all__ = ["register_resident", "household", "HouseholdView", "id_claim_key", "RELATIONS"]
+__all__ = ["register_resident", "household", "HouseholdView", "RELATIONS"]
 
 RELATIONS = rules.RELATIONS
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-def id_claim_key(id_number: str) -> str:
-    """The uniqueness claim of a (normalised) identity number."""
-    return f"idno#{id_number}"
 
 
 def _head_claim_key(household_id: str) -> str:
@@ -44,11 +39,7 @@ def _may_see(user: CurrentUser, r: Resident) -> bool:
 
 def _duplicate(user: CurrentUser, id_number: str) -> Conflict:
     """The refusal of a second record: it points at the first only for staff who may see it."""
-    try:
-        owner = Uniqueness.get(id_claim_key(id_number), consistent_read=True).owner
-        existing = Resident.get(owner)
-    except DoesNotExist:
-        existing = None
+    existing = find_by_id_number(id_number)
     if existing is not None and _may_see(user, existing):
         return Conflict(f"该身份证号已登记：{existing.name}（{places.name_of(existing.village_id)}）",
                         code="duplicate_id_number",
@@ -97,12 +88,10 @@ def register_resident(user: CurrentUser, *, id_number: str, name: str, phone: st
         request_key = f"register#{user.login}#{request_id}"
         if (done := _replayed(request_key)) is not None:
             return done
+    ident = valid_id_number(id_number)
     try:
-        ident = parse_identity_number(id_number)
         name = rules.normalise_name(name)
         phone = rules.normalise_phone(phone)
-    except InvalidIdentityNumber as err:
-        raise ValidationFailed(str(err), code="invalid_id_number") from None
     except rules.RegistryRuleError as err:
         raise ValidationFailed(str(err), code=err.code) from None
     if village_id not in {v.facility_id for v in places.villages_of(township)}:
@@ -131,7 +120,7 @@ def register_resident(user: CurrentUser, *, id_number: str, name: str, phone: st
                         conditions=set(conditions or ()), created_at=now)
     try:
         with transaction() as tx:
-            tx.save(Uniqueness(id_claim_key(ident.value), owner=resident_id),
+            tx.save(Uniqueness(id_number_claim(ident.value), owner=resident_id),
                     condition=Uniqueness.key.does_not_exist())
             tx.save(resident, condition=Resident.resident_id.does_not_exist())
             if request_key:
@@ -156,10 +145,12 @@ def register_resident(user: CurrentUser, *, id_number: str, name: str, phone: st
         if request_key and (done := _replayed(request_key)) is not None:
             return done
         try:
-            Uniqueness.get(id_claim_key(ident.value), consistent_read=True)
+            owner = Uniqueness.get(id_number_claim(ident.value), consistent_read=True).owner
         except DoesNotExist:
             raise Conflict("该家庭户已有户主，请选择与户主的关系", code="household_has_head") from None
-        raise _duplicate(user, ident.value) from None
+        if owner != resident_id:
+            raise _duplicate(user, ident.value) from None
+        # The SDK retried a transaction that had gone through: it is this very record.
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
                  what="resident.register")
     return resident
