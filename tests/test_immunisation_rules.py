@@ -203,3 +203,24 @@ def test_doses_that_may_not_be_recorded(history, vaccine, dose, on, code):
 ])
 def test_doses_on_the_first_allowed_day_are_accepted(history, vaccine, dose, on):
     assert check_dose(d("2026-06-01"), given(*history), vaccine, dose, d(on)).number == dose
+
+
+# ---- children's health checks --------------------------------------------------------------
+
+from backend.rules.child_checks import check_plan  # noqa: E402
+
+
+@pytest.mark.parametrize("birth,done,today,discharge,expected", [
+    ("2026-11-28", set(), "2026-11-30", None, {"newborn": "due", "m1": "upcoming"}),
+    # 7 days from discharge, not from birth
+    ("2026-11-20", set(), "2026-11-28", "2026-11-25", {"newborn": "due", "m1": "upcoming"}),
+    ("2026-11-20", set(), "2026-11-28", None, {"newborn": "overdue", "m1": "upcoming"}),
+    ("2026-10-31", {"newborn"}, "2026-11-28", None, {"m1": "due", "m3": "upcoming"}),
+    ("2026-08-31", {"newborn", "m1"}, "2026-11-30", None, {"m3": "due", "m6": "upcoming"}),
+    ("2026-05-15", {"newborn", "m1"}, "2026-11-20", None, {"m6": "due", "m8": "upcoming"}),
+    ("2022-06-01", set(), "2026-06-02", None, {"y4": "due", "y5": "upcoming"}),   # missed ones drop
+    ("2019-06-01", set(), "2026-06-01", None, {}),                                # 7: programme ends
+])
+def test_child_health_checks_are_due_items(birth, done, today, discharge, expected):
+    got = check_plan(d(birth), done, d(today), discharge=d(discharge) if discharge else None)
+    assert {c.key: c.status for c in got} == expected
