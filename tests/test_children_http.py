@@ -21,8 +21,8 @@ from infra.seed import make_id_number
 _rng = random.Random()
 
 
-def make_parent(*, team="team-01", township="twp-01") -> Resident:
-    """A fresh adult with a phone account, contracted to `team`."""
+def make_parent(*, team="team-01", township="twp-01", with_phone=True) -> Resident:
+    """A fresh adult with a phone account (or no phone at all), contracted to `team`."""
     today = local_today()
     while True:
         born = today - timedelta(days=32 * 365 + _rng.randint(0, 300))
@@ -30,12 +30,14 @@ def make_parent(*, team="team-01", township="twp-01") -> Resident:
         phone = f"137{_rng.randint(0, 99_999_999):08d}"
         try:
             r = create_resident(resident_id=f"t-{new_id()}", id_number=idno, name="家长" + idno[-4:],
-                                phone=phone, household_id=f"hh-t-{new_id()}",
+                                phone=phone if with_phone else None, household_id=f"hh-t-{new_id()}",
                                 village_id="vil-twp-01-02", township_id=township, team_id=team)
         except Exception as err:
             if getattr(err, "code", "") == "duplicate_id_number":
                 continue
             raise
+        if not with_phone:
+            return r
         Account(f"m:{phone}", role="resident", display_name=r.name, resident_id=r.resident_id,
                 created_at=utcnow()).save()
         return r

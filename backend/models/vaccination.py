@@ -103,6 +103,17 @@ class CampaignInvite(BaseModel):
     by_resident = InvitesByResident()
 
 
+class WindowsByCounty(GlobalSecondaryIndex):
+    """A county's allocation windows, newest last (ULIDs)."""
+
+    class Meta:
+        index_name = "by-county"
+        projection = AllProjection()
+
+    county_id = UnicodeAttribute(hash_key=True)
+    window_id = UnicodeAttribute(range_key=True)
+
+
 class AllocationWindow(BaseModel):
     """A scarce vaccine's allocation. PK window_id (ULID).
 
@@ -129,7 +140,8 @@ class AllocationWindow(BaseModel):
     max_age = NumberAttribute(default=150)
     hold_hours = NumberAttribute(default=48)
     state = UnicodeAttribute(default="open")     # open | drawing | drawn
-    seed = UnicodeAttribute(null=True)
+    seed = UnicodeAttribute(null=True)               # revealed by the draw
+    seed_commitment = UnicodeAttribute(null=True)    # SHA-256 of the seed, shown from the start
     entries = NumberAttribute(default=0)
     entries_digest = UnicodeAttribute(null=True)
     winners_digest = UnicodeAttribute(null=True)
@@ -138,6 +150,7 @@ class AllocationWindow(BaseModel):
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     drawn_at = UTCDateTimeAttribute(null=True)
+    by_county = WindowsByCounty()
 
 
 class RequestsByRank(GlobalSecondaryIndex):
@@ -154,7 +167,8 @@ class RequestsByRank(GlobalSecondaryIndex):
 class AllocationRequest(BaseModel):
     """One person's request. PK window_id, SK request_id (ULID: arrival order).
 
-    status: requested → won (held until `hold_until`) → confirmed | expired; or lost.
+    status: requested → won (held until `hold_until`) → confirmed | expired; or lost (lottery)
+    / queued (queue) → won when a place comes back.
     One request per identity number: the `alloc#<window>#<id number>` claim in uniqueness.
     """
 
@@ -166,6 +180,7 @@ class AllocationRequest(BaseModel):
     resident_id = UnicodeAttribute()
     name = UnicodeAttribute()
     booker_login = UnicodeAttribute()
+    recipient = UnicodeAttribute()               # whose inbox hears the result (the booker)
     status = UnicodeAttribute(default="requested")
     rank = NumberAttribute(null=True)
     hold_until = NumberAttribute(null=True)
