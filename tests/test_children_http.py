@@ -56,6 +56,10 @@ def post(person, path, body):
     return person.client.post(path, json=body, headers={"X-CSRF-Token": csrf(person)})
 
 
+def logout_of(person) -> None:
+    person.client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf(person)})
+
+
 def rid() -> str:
     return uuid.uuid4().hex[:16]
 

@@ -13,6 +13,7 @@ from backend.rules.identity import mask_identity_number
 from backend.rules.notices import WEEKDAYS
 from backend.security import current_user, require
 from backend.services import vaccination as svc
+from backend.services import vaccine_booking
 from backend.services.care_common import local_today
 
 bp = Blueprint("vaccination", __name__)
@@ -253,7 +254,8 @@ def book_page(child_id: str, error: str | None = None):
     return render_template("vaccination/book.html", c=_child(book.child, book), error=error,
                            added=request.args.get("added"), recorded=request.args.get("recorded"),
                            staff=current_user().role in STAFF, today=local_today().isoformat(),
-                           bookings=[])
+                           bookings=vaccine_booking.open_bookings(current_user(),
+                                                                  book.child.resident_id))
 
 
 @bp.post("/children/<child_id>/doses")
