@@ -6,6 +6,8 @@
     ├── Forbidden                  403 forbidden           (role or ownership)
     │   └── CsrfFailed             403 csrf_failed
     ├── NotFound                   404 not_found
+    │   └── NotFoundOrNotPermitted 404 not_found_or_not_permitted (a person's record: the
+    │                              same answer whether it does not exist or is not yours)
     ├── Conflict                   409 conflict            (state changed under you)
     ├── RateLimited                429 rate_limited        (Retry-After set)
     └── ServiceBusy                503 service_busy        (DynamoDB throttled; Retry-After)
@@ -23,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 __all__ = [
     "AppError", "ValidationFailed", "NotAuthenticated", "Forbidden", "CsrfFailed",
-    "NotFound", "Conflict", "RateLimited", "ServiceBusy", "register_error_handlers", "is_unavailable",
+    "NotFound", "NotFoundOrNotPermitted", "Conflict", "RateLimited", "ServiceBusy", "register_error_handlers", "is_unavailable",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,12 @@ class CsrfFailed(Forbidden):
 
 class NotFound(AppError):
     status, code, message = 404, "not_found", "找不到您要的内容"
+
+
+class NotFoundOrNotPermitted(NotFound):
+    """Raised by the shared loaders of a person's records, for an unknown id and for one the
+    user has no relation to alike: probing ids learns neither names nor contract states."""
+    code, message = "not_found_or_not_permitted", "找不到该居民，或您无权查看"
 
 
 class Conflict(AppError):

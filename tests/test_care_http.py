@@ -149,7 +149,7 @@ def test_resident_signs_online_with_consent_stored(person, demo):
     stranger = make_resident()
     refused = post(person, "/api/contracts", {**body, "resident_ids": [stranger.resident_id],
                                               "consent_accepted": True, "consent_version": "2026-01"})
-    assert refused.status_code == 403
+    assert refused.status_code == 404 and refused.get_json()["error"]["code"] == "not_found_or_not_permitted"
     ok = post(person, "/api/contracts", {**body, "consent_accepted": True,
                                          "consent_version": "2026-01"})
     assert ok.status_code == 201, ok.get_json()
@@ -195,7 +195,7 @@ def test_renew_and_expire_keep_team_consistent(doctor):
     with pytest.raises(DoesNotExist):
         Uniqueness.get(f"contract#{r.resident_id}")
     # ... and the doctor loses access (the foundation's rule).
-    assert doctor.client.get(f"/api/residents/{r.resident_id}").status_code == 403
+    assert doctor.client.get(f"/api/residents/{r.resident_id}").status_code == 404
 
 
 # ---- follow-ups ----------------------------------------------------------------------
@@ -254,12 +254,12 @@ def test_doctor_cannot_record_for_resident_of_another_team(doctor, person):
     person.login_staff("doctor02")  # team-02, same centre
     resp = post(person, f"/api/care/residents/{r.resident_id}/followups",
                 {"disease": "hypertension", "systolic": 130, "diastolic": 80})
-    assert resp.status_code == 403
-    assert resp.get_json()["error"]["code"] == "not_contracted_to_team"
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found_or_not_permitted"
     uncontracted = make_resident(conditions=("hypertension",))
     resp = post(person, f"/api/care/residents/{uncontracted.resident_id}/followups",
                 {"disease": "hypertension", "systolic": 130, "diastolic": 80})
-    assert resp.get_json()["error"]["code"] == "not_contracted_to_team"
+    assert resp.get_json()["error"]["code"] == "not_found_or_not_permitted"
     assert list(FollowUp.query(r.resident_id)) == []
     assert list(FollowUp.query(uncontracted.resident_id)) == []
 
@@ -458,7 +458,7 @@ def test_service_card_for_doctor_and_family(doctor, person, demo, app):
     from tests.conftest import Browserless
     family = Browserless(app, app.test_client())
     family.login_resident(demo.demo_resident["phone"])
-    assert family.client.get(f"/card/{r.resident_id}").status_code == 403
+    assert family.client.get(f"/card/{r.resident_id}").status_code == 404
 
 
 def test_daily_digest_one_notice_per_member(app, doctor):

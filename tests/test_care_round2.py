@@ -263,7 +263,7 @@ def test_renew_and_end_forms(doctor):
     assert Resident.get(r.resident_id).team_id is None
     with pytest.raises(DoesNotExist):
         Uniqueness.get(f"contract#{r.resident_id}")
-    assert doctor.client.get(f"/team/patients/{r.resident_id}").status_code == 403
+    assert doctor.client.get(f"/team/patients/{r.resident_id}").status_code == 404
     assert "已解约" in doctor.client.get("/team?ended=1").get_data(as_text=True)
 
 
@@ -275,7 +275,7 @@ def test_page_forms_of_another_teams_patient_are_refused(doctor, app):
     token = other.page_csrf("/team")
     resp = other.client.post(f"/team/patients/{r.resident_id}/forms/refer",
                              data={"reason": "越权转诊测试", "csrf_token": token})
-    assert resp.status_code == 403
+    assert resp.status_code == 404
     assert list(Referral.query(r.resident_id)) == []
     no_csrf = doctor.client.post(f"/team/patients/{r.resident_id}/forms/refer",
                                  data={"reason": "没有令牌的转诊"})

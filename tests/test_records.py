@@ -33,12 +33,12 @@ def test_resident_reads_authorised_parent_but_not_a_stranger(person, client, dem
                     if r["resident_id"] not in granted | {demo.demo_resident["resident_id"]})
     before = len(_events(stranger["resident_id"]))
     r = client.get(f"/api/residents/{stranger['resident_id']}")
-    assert r.status_code == 403
-    assert r.get_json()["error"]["code"] == "forbidden"
+    assert r.status_code == 404
+    assert r.get_json()["error"]["code"] == "not_found_or_not_permitted"
     assert "无权" in r.get_json()["error"]["message"]
     assert len(_events(stranger["resident_id"])) == before  # a refused look reads nothing
     page = client.get(f"/residents/{stranger['resident_id']}")
-    assert page.status_code == 403 and "无法访问" in page.get_data(as_text=True)
+    assert page.status_code == 404 and "无权查看" in page.get_data(as_text=True)
 
 
 def test_doctor_sees_own_team_residents_in_full_but_not_others(person, client, demo):
@@ -47,7 +47,7 @@ def test_doctor_sees_own_team_residents_in_full_but_not_others(person, client, d
     other = next(r for r in demo.residents if r["team_id"] not in ("team-01", None))
     r = client.get(f"/api/residents/{mine['resident_id']}")
     assert r.status_code == 200 and r.get_json()["id_number"] == mine["id_number"]
-    assert client.get(f"/api/residents/{other['resident_id']}").status_code == 403
+    assert client.get(f"/api/residents/{other['resident_id']}").status_code == 404
     newest = _events(mine["resident_id"])[0]
     assert newest.actor == "s:doctor01" and newest.actor_role == "doctor"
 
@@ -57,7 +57,7 @@ def test_township_admin_sees_only_own_centre(person, client, demo):
     mine = next(r for r in demo.residents if r["township_id"] == "twp-02")
     other = next(r for r in demo.residents if r["township_id"] != "twp-02")
     assert client.get(f"/api/residents/{mine['resident_id']}").status_code == 200
-    assert client.get(f"/api/residents/{other['resident_id']}").status_code == 403
+    assert client.get(f"/api/residents/{other['resident_id']}").status_code == 404
 
 
 def test_county_needs_a_reason_and_the_reason_is_recorded(person, client, demo):
@@ -75,7 +75,7 @@ def test_unknown_resident_and_anonymous_access(person, client, demo):
     assert client.get(f"/api/residents/{demo.residents[0]['resident_id']}").status_code == 401
     person.login_staff("doctor01")
     r = client.get("/api/residents/res-999999")
-    assert r.status_code == 404 and r.get_json()["error"]["message"] == "找不到该居民"
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found_or_not_permitted"
 
 
 def test_audit_events_cannot_be_overwritten(demo):

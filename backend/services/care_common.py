@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from backend.errors import Forbidden
+from backend.errors import NotFoundOrNotPermitted
 from backend.models.base import condition_failed, failed_items  # noqa: F401  (re-exported)
 from backend.models.people import Resident
 from backend.services.auth import CurrentUser
@@ -19,9 +19,12 @@ def local_today() -> date:
 
 
 def team_patient(user: CurrentUser, resident_id: str) -> Resident:
-    """The resident, if contracted to this doctor's team (the foundation's access rule)."""
+    """The resident, if contracted to this doctor's team (the foundation's access rule).
+
+    Anyone else gets the answer an unknown id gets (`NotFoundOrNotPermitted`).
+    """
     resident = get_resident(resident_id)
     if user.role != "doctor" or not user.team_id or resident.team_id != user.team_id:
-        raise Forbidden("该居民未与您的团队签约，不能查看或记录", code="not_contracted_to_team")
+        raise NotFoundOrNotPermitted()
     return resident
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from pynamodb.exceptions import DoesNotExist
 
-from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, NotFoundOrNotPermitted, ValidationFailed
 from backend.models.base import new_id, utcnow
 from backend.models.care import Contract, ContractOffer
 from backend.models.people import Resident
@@ -66,12 +66,11 @@ def offer(user: CurrentUser, *, resident_ids: list[str], kind: str, years: int,
     # The same answer for an unknown id and a resident outside the team's area.
     if len(people) != len(ids) or any(r.township_id != team.facility_id
                                       for r in people.values()):
-        raise NotFound("找不到该居民，或不在您团队的服务范围内", code="not_found_or_not_permitted")
+        raise NotFoundOrNotPermitted()
     for rid in ids:
         held = current_contract(rid)
         if held is not None and held.status == "active" and held.end >= local_today().isoformat():
-            raise Conflict(f"{people[rid].name}已有有效的家庭医生签约，不能重复签约",
-                           code="already_contracted")
+            raise Conflict("该居民已有有效的家庭医生签约，不能重复签约", code="already_contracted")
     now = utcnow()
     item = ContractOffer(new_id(), resident_ids=ids, team_id=team.team_id, kind=kind,
                          years=years, workplace=workplace or None,

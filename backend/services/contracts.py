@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, NotFoundOrNotPermitted, ValidationFailed
 from backend.models.base import new_id, transaction, utcnow
 from backend.models.care import (ChronicCase, Contact, Contract, ElderVisit, FollowUp,
                                  HealthCheck, Prescription, Referral)
@@ -49,6 +49,17 @@ def current_contract(resident_id: str) -> Contract | None:
         return Contract.get(resident_id, claim.owner)
     except DoesNotExist:
         return None
+
+
+def _check_related(user: CurrentUser, resident_id: str) -> None:
+    """Residents for themselves and whoever authorised them; doctors for their team's
+    contracted residents. Anyone else: the answer an unknown id gets, before any state."""
+    if user.role == "resident" and may_act_for(user, resident_id):
+        return
+    if user.role == "doctor":
+        team_patient(user, resident_id)
+        return
+    raise NotFoundOrNotPermitted()
 
 
 def _running(contract: Contract | None, today: date) -> bool:
@@ -98,7 +109,7 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
             raise ValidationFailed("请先阅读并同意签约协议", code="consent_required")
         for rid in ids:
             if not may_act_for(user, rid):
-                raise Forbidden("您无权为该居民签约", code="not_authorised_for_person")
+                raise NotFoundOrNotPermitted()
     elif channel == "desk":
         if user.role != "doctor" or not user.team_id:
             raise Forbidden("窗口签约须由家庭医生团队成员办理")
@@ -116,11 +127,13 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
 
     residents = {r.resident_id: r for r in Resident.batch_get(ids)}
     if len(residents) != len(ids):
-        raise NotFound("找不到该居民")
+        raise NotFoundOrNotPermitted()
     if kind == "household" and len({r.household_id for r in residents.values()}) != 1:
         raise ValidationFailed("家庭签约的成员须属于同一户", code="not_one_household")
     for r in residents.values():
         if r.township_id != team.facility_id:
+            if channel == "desk":  # a doctor learns nothing of people outside their area
+                raise NotFoundOrNotPermitted()
             raise ValidationFailed(f"{r.name}不在该团队的服务范围内", code="outside_team_area")
 
     claims = {c.key: c for c in Uniqueness.batch_get([_claim_key(i) for i in ids])}
@@ -137,7 +150,8 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
             held = current_contract(rid)
             if _running(held, today) or (held is not None and held.status == "active"
                                          and held.start > today.isoformat()):
-                raise Conflict(f"{r.name}已有有效的家庭医生签约，不能重复签约",
+                who = r.name if channel == "online" else "该居民"
+                raise Conflict(f"{who}已有有效的家庭医生签约，不能重复签约",
                                code="already_contracted")
             expired_owner = claim.owner
         contract = Contract(rid, new_id(), group_id=group_id, team_id=team.team_id, kind=kind,
@@ -237,14 +251,13 @@ def _end_actions(tx, contract: Contract, cases: list[ChronicCase], status: str,
 def end_contract(user: CurrentUser | None, resident_id: str, *, reason: str,
                  status: str = "cancelled") -> Contract:
     """Cancel (the person or their team) or expire (the daily task, user None)."""
+    if user is not None:
+        _check_related(user, resident_id)
     contract = current_contract(resident_id)
     if contract is None or contract.status != "active":
         raise NotFound("该居民没有有效签约", code="no_active_contract")
-    if user is not None:
-        allowed = (user.role == "doctor" and user.team_id == contract.team_id) or \
-                  (user.role == "resident" and may_act_for(user, resident_id))
-        if not allowed:
-            raise Forbidden("您无权解除该签约")
+    if user is not None and user.role == "doctor" and user.team_id != contract.team_id:
+        raise NotFoundOrNotPermitted()
     cases = list(ChronicCase.query(resident_id))
     try:
         with transaction() as tx:
@@ -270,13 +283,12 @@ def renew(user: CurrentUser, resident_id: str, *, years: int,
         rules.check_contract_years(years)
     except rules.ContractRuleError as err:
         raise ValidationFailed(str(err), code=err.code) from None
+    _check_related(user, resident_id)
     today = local_today()
     old = current_contract(resident_id)
     if not _running(old, today) or old.start > today.isoformat():
         raise NotFound("没有可续约的有效签约", code="no_active_contract")
     if user.role == "resident":
-        if not may_act_for(user, resident_id):
-            raise Forbidden("您无权为该居民续约", code="not_authorised_for_person")
         if consent is None or consent.method != "app":
             raise ValidationFailed("请先阅读并同意签约协议", code="consent_required")
         channel = "online"
@@ -285,7 +297,7 @@ def renew(user: CurrentUser, resident_id: str, *, years: int,
             raise ValidationFailed("窗口续约须填写居民签字的纸质协议编号", code="paper_form_required")
         channel = "desk"
     else:
-        raise Forbidden("您无权为该居民续约")
+        raise NotFoundOrNotPermitted()
     begin, end = rules.contract_term(date.fromisoformat(old.end) + timedelta(days=1), years)
     new = Contract(resident_id, new_id(), group_id=old.group_id, team_id=old.team_id,
                    kind=old.kind, workplace=old.workplace, years=years, start=begin.isoformat(),
@@ -374,7 +386,7 @@ def service_card(user: CurrentUser, resident_id: str) -> dict:
     """签约服务卡: person, conditions, team with phones, contracted services, services given."""
     if user.role == "resident":
         if not may_act_for(user, resident_id):
-            raise Forbidden("您无权查看该居民的签约服务卡")
+            raise NotFoundOrNotPermitted()
         resident = get_resident(resident_id)
     else:
         resident = team_patient(user, resident_id)

@@ -6,7 +6,7 @@ from datetime import date
 
 from pynamodb.exceptions import DoesNotExist
 
-from backend.errors import Forbidden, NotFound, ValidationFailed
+from backend.errors import Forbidden, NotFoundOrNotPermitted, ValidationFailed
 from backend.models.base import utcnow
 from backend.models.people import ProxyGrant, Resident, Uniqueness, save_with_claim
 from backend.rules.identity import IdentityNumber, parse_identity_number
@@ -24,12 +24,13 @@ class RecordView:
 
 
 def get_resident(resident_id: str) -> Resident:
+    """The resident, for callers that check the relation next (they raise the same error)."""
     if not resident_id or len(resident_id) > 64:
-        raise NotFound("找不到该居民")
+        raise NotFoundOrNotPermitted()
     try:
         return Resident.get(resident_id)
     except DoesNotExist:
-        raise NotFound("找不到该居民") from None
+        raise NotFoundOrNotPermitted() from None
 
 
 def may_act_for(user: CurrentUser, subject_id: str) -> bool:
@@ -70,7 +71,7 @@ def _check_access(user: CurrentUser, resident: Resident, reason: str | None) -> 
         if reason and len(reason.strip()) >= 4:
             return False
         raise Forbidden("查看个人健康档案须填写理由", code="reason_required")
-    raise Forbidden("您无权查看该居民的健康档案")
+    raise NotFoundOrNotPermitted()
 
 
 def open_record(user: CurrentUser, resident_id: str, *, reason: str | None = None) -> RecordView:
