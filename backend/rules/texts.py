@@ -11,7 +11,7 @@ from dataclasses import dataclass
 __all__ = ["TEMPLATE_PARAMS", "check_params", "InvalidParams", "REASONS", "reason_for",
            "ALIBABA_REASONS", "TENCENT_REASONS", "Ladder", "LADDER", "ladder_for",
            "NOTICE_LABELS", "label_for", "is_must_arrive", "RETRYABLE_REASONS",
-           "receipt_status", "parse_receipts"]
+           "receipt_status", "parse_receipts", "TEAM_KNOWS"]
 
 # What each kind of text carries. Notices carry only their Chinese label: health details
 # stay in the app (a text is read on a lock screen, often on a shared phone).
@@ -146,6 +146,11 @@ NOTICE_LABELS: dict[str, str] = {
     "registration": "登记结果",
     "consent": "隐私授权",
 }
+
+
+# Kinds the family doctor's team is not copied on for a resident without a phone: the team
+# caused them (a contract it signed or offered) or already has them in its own lists.
+TEAM_KNOWS = frozenset({"contract_signed", "contract_offer", "contract_renewal", "followup_due"})
 
 
 def label_for(kind: str) -> str:

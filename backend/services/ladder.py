@@ -17,6 +17,7 @@ refused text is counted as skipped for the county to see; the notice stays in th
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -90,7 +91,7 @@ def after_channels(notices: list[Notice], deliveries: dict[str, list[Delivery]],
         else:                   # no working subscription, or the push failed
             at_once.append(notice)
     _schedule(later)
-    outcomes = [climb(n, now) for n in at_once]
+    outcomes = _each(lambda n: climb(n, now), at_once)
     return {"scheduled": len(later), "texted_now": sum(1 for o in outcomes if o == "sent")}
 
 
@@ -108,17 +109,25 @@ def run_due(now: datetime | None = None, limit: int = 2000) -> dict:
                 claimed.append(item)
             except DeleteError:
                 continue
+    notices = list(Notice.batch_get([(c.recipient, c.notice_id) for c in claimed])) if claimed else []
     counts: dict[str, int] = {}
-    for key_chunk in _chunks([(c.recipient, c.notice_id) for c in claimed], 100):
-        for notice in Notice.batch_get(key_chunk):
-            outcome = climb(notice, now)
-            counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome in _each(lambda n: climb(n, now), notices):
+        counts[outcome] = counts.get(outcome, 0) + 1
     return {"due": len(claimed), **counts}
 
 
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _each(fn, items: list, workers: int = 8) -> list:
+    """`fn` over items, a few at once (each is a few DynamoDB calls and a provider call)."""
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+    app = current_app._get_current_object()
+
+    def run(item):
+        with app.app_context():
+            return fn(item)
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(run, items))
 
 
 # ---- one step up the ladder ---------------------------------------------------------------
@@ -220,18 +229,24 @@ def _take_budget(resident_id: str, county_id: str, day: str, now: datetime) -> s
     expires = now + timedelta(days=3)
     person = TextCounter(f"person#{resident_id}#{day}")
     county = TextCounter(f"county#{county_id}#{day}")
-    try:
-        with transaction() as tx:
-            tx.update(person, actions=[TextCounter.count.add(1), TextCounter.expires_at.set(expires)],
-                      condition=TextCounter.count.does_not_exist() | (TextCounter.count < person_limit))
-            tx.update(county, actions=[TextCounter.count.add(1), TextCounter.expires_at.set(expires)],
-                      condition=TextCounter.count.does_not_exist() | (TextCounter.count < county_limit))
-    except TransactWriteError as err:
-        if not condition_failed(err):
-            raise
-        spent = "person" if 0 in failed_items(err) else "county"
-        county.update(actions=[TextCounter.skipped.add(1), TextCounter.expires_at.set(expires)])
-        return spent
+    for attempt in range(6):
+        try:
+            with transaction() as tx:
+                tx.update(person, actions=[TextCounter.count.add(1), TextCounter.expires_at.set(expires)],
+                          condition=TextCounter.count.does_not_exist() | (TextCounter.count < person_limit))
+                tx.update(county, actions=[TextCounter.count.add(1), TextCounter.expires_at.set(expires)],
+                          condition=TextCounter.count.does_not_exist() | (TextCounter.count < county_limit))
+            return None
+        except TransactWriteError as err:
+            if condition_failed(err):
+                spent = "person" if 0 in failed_items(err) else "county"
+                county.update(actions=[TextCounter.skipped.add(1), TextCounter.expires_at.set(expires)])
+                return spent
+            # The county's counter is one hot item: concurrent transactions on it conflict.
+            if attempt == 5 or not any(r and r.code == "TransactionConflict"
+                                       for r in err.cancellation_reasons or []):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     return None
 
 

@@ -64,6 +64,7 @@ def _with_carers(requests: list[NoticeRequest]) -> list[NoticeRequest]:
     directly (e.g. as the booker) gets the notice once."""
     from backend.models.facility import Team
     from backend.models.people import ProxyGrant, Resident
+    from backend.rules.texts import TEAM_KNOWS
 
     ids = sorted({r.recipient[4:] for r in requests if r.recipient.startswith("res:") and not r.about})
     if not ids:
@@ -82,7 +83,6 @@ def _with_carers(requests: list[NoticeRequest]) -> list[NoticeRequest]:
                 teams[person.team_id] = [m.login for m in Team.get(person.team_id).members]
             except Team.DoesNotExist:
                 teams[person.team_id] = []
-        carers[rid] += teams.get(person.team_id or "", [])
     out = list(requests)
     for r in requests:
         rid = r.recipient[4:] if r.recipient.startswith("res:") else None
@@ -90,7 +90,8 @@ def _with_carers(requests: list[NoticeRequest]) -> list[NoticeRequest]:
         if person is None:
             continue
         title = r.title if person.name in r.title else f"{person.name}：{r.title}"
-        for carer in dict.fromkeys(carers[rid]):
+        team = [] if r.kind in TEAM_KNOWS else teams.get(person.team_id or "", [])
+        for carer in dict.fromkeys(carers[rid] + team):
             if carer != r.recipient:
                 out.append(NoticeRequest(carer, r.kind, title, r.body, r.url, r.urgent,
                                          r.dedupe_key, about=rid))
@@ -145,16 +146,29 @@ def notify_many(requests: list[NoticeRequest], *, concurrency: int = 8) -> list[
     skipped = {n.notice_id for n, ok in claimed if not ok}
     stored = [n for n in notices if n.notice_id not in skipped]
 
+    # Someone who withdrew consent to health data gets notices in the inbox only.
+    from backend.services.privacy import withdrawn_among
+    quiet = withdrawn_among(sorted({n.recipient[4:] for n in stored if n.recipient.startswith("res:")}))
+    reach = [n for n in stored if n.recipient[4:] not in quiet or not n.recipient.startswith("res:")]
     extra: dict[str, list[Delivery]] = {}
     for channel in CHANNELS:
-        for notice_id, delivery in _offer(channel, stored).items():
+        for notice_id, delivery in _offer(channel, reach).items():
             if delivery is not None:
                 extra.setdefault(notice_id, []).append(delivery)
     by_id = {n.notice_id: n for n in stored}
     _parallel(lambda item: record_deliveries(by_id[item[0]], item[1]), list(extra.items()), concurrency)
     # Must-arrive kinds climb the ladder: a text where push could not deliver (now or later).
+    # Like any channel, a failing ladder never loses the stored notices.
+    from flask import has_app_context
+
     from backend.services import ladder
-    ladder.after_channels(stored, extra, now)
+    if has_app_context():
+        try:
+            ladder.after_channels(reach, extra, now)
+        except Exception:
+            log.exception("notice ladder failed for a batch of %d", len(reach))
+    elif any(ladder.rules.is_must_arrive(n.kind) for n in reach):
+        log.error("notify outside the app: must-arrive notices get no text fallback")
     return [None if n.notice_id in skipped else n for n in notices][:original]
 
 
