@@ -10,14 +10,13 @@ from backend.models.care import ElderVisit, FollowUp
 from backend.models.people import Resident
 from backend.models.sync import Device, HeldRecord
 from backend.services.care_common import local_today
-from tests.test_care_http import make_resident, post
+from tests.test_care_http import make_resident, post, sign_desk
 
 TEAM, TOWNSHIP, VILLAGE = "team-07", "twp-04", "vil-twp-04-02"
 
 
 def sign(person, resident_id):
-    r = post(person, "/api/contracts", {"resident_ids": [resident_id], "kind": "individual",
-                                        "years": 1, "channel": "desk"})
+    r = sign_desk(person, resident_id)
     assert r.status_code == 201, r.get_json()
 
 

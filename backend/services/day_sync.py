@@ -62,6 +62,8 @@ def resident_payload(r: Resident, cases: list[ChronicCase], elder: ElderVisit | 
         "version": int(r.version or 0),
         "cases": [{"disease": c.disease, "next_due": c.next_due, "last_visit": c.last_visit,
                    "last_outcome": c.last_outcome,
+                   "previous_uncontrolled": fu_rules.previous_uncontrolled(c.last_controlled,
+                                                                         c.last_outcome),
                    "last_bp": [int(c.last_systolic), int(c.last_diastolic)]
                    if c.last_systolic is not None else None,
                    "visits_this_year": int(c.visits_count or 0)
@@ -100,4 +102,5 @@ def download(user: CurrentUser, after: int, *, limit: int = PAGE_ROWS) -> dict:
                      action="read", what="sync.download")
     return {"after": page.after, "next_after": page.next_after, "head": page.head,
             "more": page.more, "today": today.isoformat(), "residents": residents,
-            "removed": removed, "device_safe_residents": DEVICE_SAFE_RESIDENTS}
+            "removed": removed, "device_safe_residents": DEVICE_SAFE_RESIDENTS,
+            "self_care": elderly.self_care_data() if page.after == 0 else None}

@@ -3,6 +3,7 @@
 // a dropped first sync resumes where it stopped). Used by the pages and the service worker.
 import { DEVICE, deviceId, forgetResidents, getMeta, offlineDb, setCurrentOwner, setMeta } from "./db.js";
 import { applyAnswers, counts, entries } from "./outbox.js";
+import { RULES_URL } from "./rules.js";
 
 export const BATCH = 50;
 const RESIDENT_DATA_DAYS = 7;
@@ -75,13 +76,31 @@ export async function pull(who, { onProgress } = {}) {
     tx.objectStore("meta").put(page.next_after, [who.owner, "cursor"]);
     tx.objectStore("meta").put(page.device_safe_residents, [who.owner, "device_safe_residents"]);
     tx.objectStore("meta").put(page.today, [who.owner, "server_today"]);
+    if (page.self_care) tx.objectStore("meta").put(page.self_care, [who.owner, "self_care"]);
     await tx.done;
     after = page.next_after;
     onProgress?.({ phase: "pull", done: after - start, total: Math.max(1, page.head - start) });
   } while (page.more);
+  await saveRules();
   const held = await db.countFromIndex("residents", "by-owner", who.owner);
   await setMeta(who.owner, "resident_count", held);
   return { residents: held, cursor: after };
+}
+
+/** The follow-up rules data for offline use (the same file the server reads). */
+export async function saveRules() {
+  try {
+    const resp = await fetch(RULES_URL, { credentials: "same-origin" });
+    if (resp.ok) await setMeta(DEVICE, "rules", await resp.json());
+  } catch { /* offline: the copy kept last time stays */ }
+}
+
+export async function loadRules() {
+  try {
+    const resp = await fetch(RULES_URL, { credentials: "same-origin" });  // the worker answers offline
+    if (resp.ok) return await resp.json();
+  } catch { /* fall back to the copy in IndexedDB */ }
+  return getMeta(DEVICE, "rules");
 }
 
 function deviceLabel() {
