@@ -113,7 +113,7 @@ def test_a_day_offline_keeps_every_record_through_reloads_kills_and_an_update(
     page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
     page.wait_for_function("caches.keys().then(k => k.includes('cc-shell-offline-next-1') && k.length === 1)",
                            timeout=20000)
-    page.reload()
+    page.goto(f"{live_server}/team/day")
     page.locator("#sync-pending", has_text="待上传 4 条").wait_for()
     assert stored(people) == (0, 0)
 

@@ -153,7 +153,7 @@ function recordLine(rec, withName = true) {
 
 function verdictText(v, kind) {
   if (!v) return "";
-  if (kind === "elder_visit") return `自理能力 ${v.score} 分：${v.label}，下次 ${cnDate(v.next_due)}`;
+  if (kind === "elder_visit") return `自理能力 ${v.score} 分：${v.label}` + (v.next_due ? `，下次 ${cnDate(v.next_due)}` : "");
   if (kind === "resident_details") return v.phone ? `联系电话改为 ${v.phone}` : "已更新";
   return `${v.label}，下次随访不晚于 ${cnDate(v.next_due)}${v.refer ? "，需转诊" : ""}`;
 }
