@@ -24,14 +24,8 @@ __all__ = ["followup", "elder_visit", "resident_details"]
 def followup(user: CurrentUser, rec: Incoming) -> Answer:
     d = rec.data
     replay = followups.visit_recorded(user, rec.id)
-    readings = fu_rules.Readings(systolic=d.systolic, diastolic=d.diastolic,
-                                 fasting_glucose=d.fasting_glucose, heart_rate=d.heart_rate,
-                                 temperature=d.temperature,
-                                 danger_symptoms=tuple(d.danger_symptoms),
-                                 adverse_reaction=d.adverse_reaction,
-                                 new_complication=d.new_complication)
-    f, result, referral = followups.record_followup(
-        user, rec.resident_id, disease=d.disease, readings=readings, medication=d.medication,
+    _, result, referral = followups.record_followup(
+        user, rec.resident_id, disease=d.disease, readings=d.readings(), medication=d.medication,
         visit_date=d.visit_date, client_visit_id=rec.id)
     verdict = {"outcome": result.outcome, "label": result.label,
                "next_due": result.next_due.isoformat(), "refer": result.refer,
