@@ -9,7 +9,21 @@ from flask import Flask, request, url_for
 
 from backend.rules.identity import mask_identity_number, mask_mobile
 
-__all__ = ["install", "release_id", "ELDER_COOKIE", "SHELL_ASSETS", "OFFLINE_MODULES"]
+__all__ = ["install", "release_id", "ELDER_COOKIE", "SHELL_ASSETS", "OFFLINE_MODULES", "cn_day"]
+
+WEEKDAYS = "一二三四五六日"
+
+
+def cn_day(value) -> str:
+    """An ISO date (or date) as people read it: 12月3日 周四 (the year only if not this one)."""
+    from datetime import date
+
+    from backend.services.schedules import today
+    if not value:
+        return ""
+    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    year = f"{day.year}年" if day.year != today().year else ""
+    return f"{year}{day.month}月{day.day}日 周{WEEKDAYS[day.weekday()]}"
 
 ELDER_COOKIE = "cc_elder"
 STATIC = Path(__file__).resolve().parent.parent / "frontend" / "static"
@@ -63,6 +77,7 @@ def install(app: Flask) -> None:
     from backend.security import csrf_token, current_user
 
     app.config["RELEASE"] = release_id()
+    app.add_template_filter(cn_day, "day")
 
     @app.context_processor
     def _globals():
@@ -75,4 +90,11 @@ def install(app: Flask) -> None:
             "mask_id": mask_identity_number,
             "mask_phone": mask_mobile,
             "offline_owner": _offline_owner,
+            "place": _place,
         }
+
+
+def _place(facility_id: str | None) -> str:
+    """A village or facility by name in a template (never its id)."""
+    from backend.services.places import name_of
+    return name_of(facility_id)

@@ -57,6 +57,7 @@ class Resident(BaseModel):
     birth_date = UnicodeAttribute()
     phone = UnicodeAttribute(null=True)
     household_id = UnicodeAttribute()
+    household_relation = UnicodeAttribute(null=True)   # to the head: 户主, 配偶, 子女 ...
     village_id = UnicodeAttribute()
     township_id = UnicodeAttribute()
     team_id = UnicodeAttribute(null=True)

@@ -154,14 +154,13 @@ def api_devices():
                          for h in held])
 
 
-WEEKDAYS = "一二三四五六日"
-
-
 def local_when(moment: datetime) -> str:
     """12月3日 周四 14:05, in the county's time."""
     from zoneinfo import ZoneInfo
+
+    from backend.web import cn_day
     local = moment.astimezone(ZoneInfo("Asia/Shanghai"))
-    return f"{local.month}月{local.day}日 周{WEEKDAYS[local.weekday()]} {local:%H:%M}"
+    return f"{cn_day(local.date())} {local:%H:%M}"
 
 
 # ---- pages -----------------------------------------------------------------------------

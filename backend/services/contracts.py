@@ -18,8 +18,9 @@ from backend.services import audit, notify, sync_log
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 from backend.services.residents import get_resident, may_act_for
+from backend.services.teams import get_team
 
-__all__ = ["get_team", "teams_of_facility", "set_team_members", "sign", "current_contract",
+__all__ = ["get_team", "teams_of_facility", "sign", "current_contract",
            "end_contract", "renew", "log_contact", "not_contacted", "service_card",
            "DEFAULT_SERVICES", "CHRONIC", "send_renewal_reminders", "expire_contracts",
            "team_residents"]
@@ -34,25 +35,8 @@ def _claim_key(resident_id: str) -> str:
     return f"contract#{resident_id}"
 
 
-def get_team(team_id: str) -> Team:
-    try:
-        return Team.get(team_id)
-    except DoesNotExist:
-        raise NotFound("找不到该家庭医生团队", code="team_not_found") from None
-
-
 def teams_of_facility(facility_id: str) -> list[Team]:
     return list(Team.by_facility.query(facility_id))
-
-
-def set_team_members(user: CurrentUser, team_id: str, members: list[dict]) -> Team:
-    """A centre's admin keeps the team's members (role, phone) up to date."""
-    team = get_team(team_id)
-    if user.role != "township_admin" or user.facility_id != team.facility_id:
-        raise Forbidden("只有本中心管理员可以调整团队成员")
-    from backend.models.facility import TeamMember
-    team.update(actions=[Team.members.set([TeamMember(**m) for m in members])])
-    return team
 
 
 def current_contract(resident_id: str) -> Contract | None:
