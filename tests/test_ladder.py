@@ -248,11 +248,15 @@ def test_receipts_are_recorded_once_and_shown_as_the_channel_that_reached(demo, 
 
 
 def test_a_person_without_a_phone_is_reached_through_relatives_and_the_team(demo, texts):
+    from backend.models.facility import Team, TeamMember
+    team = Team(f"team-l{new_id()}", facility_id="twp-01", name="测试家庭医生队",   # its own team:
+                members=[TeamMember(login=f"s:lt{new_id()}", name="测试医生", role="gp",  # other tests
+                                    phone="13800000000")])                          # read team-01's inbox
+    team.save()
     elder = resident(demo, phone=False)
+    elder.update(actions=[Resident.team_id.set(team.team_id)])
     son = resident(demo)
     ProxyGrant(son.resident_id, elder.resident_id, relation="子女", granted_at=utcnow()).save()
-    from backend.models.facility import Team
-    team = Team.get(elder.team_id)
     notice = offer(notify.resident_recipient(elder.resident_id), kind="day_closed")
     assert sms_deliveries(notice) == [("skipped", "no_phone")]
     [copy] = [n for n in notify.inbox(notify.resident_recipient(son.resident_id)) if n.about == elder.resident_id]
