@@ -107,6 +107,7 @@ class ChronicCase(BaseModel):
     village_id = UnicodeAttribute()
     birth_date = UnicodeAttribute()
     last_visit = UnicodeAttribute(null=True)
+    registered_on = UnicodeAttribute(null=True)   # on the list since (indicators: BP control)
     last_outcome = UnicodeAttribute(null=True)
     last_systolic = NumberAttribute(null=True)
     last_diastolic = NumberAttribute(null=True)

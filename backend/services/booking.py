@@ -33,6 +33,7 @@ from backend.rules import booking as rules
 from backend.rules.booking import CHINA
 from backend.rules.identity import age_on
 from backend.services import notify
+from backend.services.indicators import Tally
 
 __all__ = ["parse_slot_id", "book", "book_exams", "cancel", "get_booking", "my_bookings",
            "viewer_left", "join_waitlist", "accept_offer", "decline_offer", "expire_offers",
@@ -787,8 +788,12 @@ def mark_attendance(user, booking_id: str, status: str) -> Booking:
     if status == "no_show" and int(booking.starts_at) > now:
         raise Conflict("就诊时间未到，不能登记爽约", code="too_early")
     ledger_key = f"dept#{booking.facility_id}#{booking.department}"
+    tally = Tally()  # county indicators, in the same transaction
+    if status == "arrived":
+        tally.month(booking.facility_id, "bookings_attended")
     try:
         with transaction() as tx:
+            tally.apply(tx)
             tx.update(booking, actions=[Booking.status.set(status), Booking.changed_at.set(utcnow()),
                                         Booking.changed_by.set(user.login)],
                       condition=Booking.status == "booked")
@@ -800,6 +805,11 @@ def mark_attendance(user, booking_id: str, status: str) -> Booking:
     booking.status = status
     if status == "no_show":
         _apply_noshow(booking, now)
+    else:
+        from backend.services import satisfaction
+        satisfaction.invite(booking.subject_id, url=f"/rate/booking/{booking.booking_id}",
+                            what=f"{booking.facility_name}{booking.department}就诊",
+                            dedupe=booking.booking_id)
     return booking
 
 

@@ -16,7 +16,9 @@ from backend.models.people import Uniqueness
 from backend.rules import contracts as contract_rules
 from backend.rules import followup as rules
 from backend.rules.identity import age_on
-from backend.services import audit, notify
+from backend.rules.duty import quarter_of
+from backend.services import audit, notify, satisfaction
+from backend.services.indicators import Tally
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
@@ -172,8 +174,14 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                   birth_date=resident.birth_date, last_visit=visit.isoformat(),
                   last_outcome=result.outcome, last_systolic=readings.systolic,
                   last_diastolic=readings.diastolic, visits_year=year, visits_count=count)
+    # county indicators (services.indicators): counted in this visit's transaction
+    tally = Tally()
+    tally.month(resident.village_id, "followups", day=visit)
+    if not (case and case.last_visit and quarter_of(date.fromisoformat(case.last_visit)) == quarter_of(visit)):
+        tally.month(resident.village_id, "followup_cases_q", day=visit)
     try:
         with transaction() as tx:
+            tally.apply(tx)
             tx.save(followup, condition=FollowUp.visit_key.does_not_exist())
             if client_visit_id is not None:
                 tx.save(Uniqueness(_visit_claim_key(user, client_visit_id),
@@ -182,7 +190,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
             if referral is not None:
                 tx.save(referral, condition=Referral.referral_id.does_not_exist())
             if case is None:
-                tx.save(ChronicCase(resident_id, disease, revision=1, **fields),
+                tx.save(ChronicCase(resident_id, disease, revision=1, registered_on=visit.isoformat(), **fields),
                         condition=ChronicCase.disease.does_not_exist())
             else:
                 actions = [getattr(ChronicCase, k).set(v) for k, v in fields.items() if v is not None]
@@ -203,7 +211,14 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                  what=f"followup.{disease}")
     if referral is not None:
         _attach_booking(user, referral)
+    satisfaction.invite(resident_id, url=visit_rating_url(resident_id, followup.visit_key),
+                        what=f"{rules.DISEASES[disease]}随访", dedupe=followup.visit_key)
     return followup, result, referral
+
+
+def visit_rating_url(resident_id: str, visit_key: str) -> str:
+    from urllib.parse import urlencode
+    return "/rate/visit?" + urlencode({"resident": resident_id, "visit": visit_key})
 
 
 def history(user: CurrentUser, resident_id: str) -> dict:
