@@ -13,12 +13,12 @@ import logging
 import os
 import tempfile
 import threading
-from datetime import date
+from datetime import date, timedelta
 
 from pynamodb.exceptions import DoesNotExist
 
 from backend.errors import Forbidden, NotFound, ValidationFailed
-from backend.models.base import epoch, new_id, utcnow
+from backend.models.base import new_id, utcnow
 from backend.models.county import ExportJob
 from backend.rules import duty as duty_rules
 from backend.services.auth import CurrentUser
@@ -72,7 +72,7 @@ def start(user: CurrentUser, *, kind: str, scope: str, period: str) -> ExportJob
     _check_scope(user, kind, scope)
     _check_period(kind, period)
     job = ExportJob(new_id(), owner=user.login, kind=kind, scope=scope, period=period,
-                    created_at=utcnow(), expires_at=epoch(utcnow()) + 7 * 86400)
+                    created_at=utcnow(), expires_at=timedelta(days=7))
     job.save(condition=ExportJob.job_id.does_not_exist())
     _dispatch(job.job_id)
     return job
