@@ -26,6 +26,11 @@ class Config:
     dynamodb_endpoint: str = field(default_factory=lambda: _env("DYNAMODB_ENDPOINT", "http://127.0.0.1:8765"))
     aws_region: str = field(default_factory=lambda: _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "cn-northwest-1")))
     table_prefix: str = field(default_factory=lambda: _env("COUNTYCARE_TABLE_PREFIX", "countycare-local"))
+    # S3 (backend.blobstore). Locally the same server as DynamoDB serves moto's S3; empty
+    # means the region's real endpoint. Bucket names: `bucket(purpose)`.
+    s3_endpoint: str = field(default_factory=lambda: _env("S3_ENDPOINT", _env("DYNAMODB_ENDPOINT", "http://127.0.0.1:8765")))
+    # Days an audit record stays locked (S3 Object Lock, compliance mode) in the archive.
+    audit_retention_days: int = 3650
     # Cookies carry the Secure flag everywhere but in plain-HTTP local development/tests.
     secure_cookies: bool = field(default_factory=lambda: _flag("COUNTYCARE_SECURE_COOKIES", True))
     # "console" prints login codes (local); "sms" sends them through Amazon SNS.
@@ -55,6 +60,11 @@ class Config:
     testing: bool = False
     # Extra knobs for later issues (VAPID keys etc.) live in `extra`.
     extra: dict = field(default_factory=dict)
+
+    def bucket(self, purpose: str) -> str:
+        """The S3 bucket for `purpose` ("exports", "audit"): `COUNTYCARE_<PURPOSE>_BUCKET`
+        (set on AWS, where names are global), else `<table prefix>-<purpose>`."""
+        return os.environ.get(f"COUNTYCARE_{purpose.upper()}_BUCKET") or f"{self.table_prefix}-{purpose}"
 
     @classmethod
     def local(cls, **overrides) -> "Config":

@@ -193,6 +193,7 @@ def seed(residents: int = 3000, *, force: bool = False, seed_value: int = 202310
     from backend.models.ops import TaskRun
     from backend.models.people import ProxyGrant, Resident, Uniqueness
     from backend.services.auth import hash_password, resident_login_name, staff_login_name
+    from backend.services.residents import id_number_claim
 
     marker = f"seed:{residents}:{seed_value}"
     if not force:
@@ -216,7 +217,7 @@ def seed(residents: int = 3000, *, force: bool = False, seed_value: int = 202310
             batch.save(Resident(created_at=now, **r))
     with Uniqueness.batch_write() as batch:
         for r in county.residents:
-            batch.save(Uniqueness(f"idno#{r['id_number']}", owner=r["resident_id"]))
+            batch.save(Uniqueness(id_number_claim(r["id_number"]), owner=r["resident_id"]))
     with Account.batch_write() as batch:
         for r in county.residents:
             if r["phone"]:
@@ -260,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     from backend import create_app
-    from infra.tables import create_all
-    create_app()
+    from infra.tables import create_all, create_buckets
+    app = create_app()
     create_all()
+    if app.config["COUNTYCARE"].s3_endpoint:
+        create_buckets(app.config["COUNTYCARE"])
     county = seed(args.residents, force=args.force)
     if county is None:
         print("demo county already seeded")

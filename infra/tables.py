@@ -14,7 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["create_all", "template", "table_resources", "TEMPLATE_PATH"]
+__all__ = ["create_all", "create_buckets", "template", "table_resources", "TEMPLATE_PATH"]
+
+# S3 buckets by purpose (Config.bucket): whether the bucket keeps Object Lock.
+BUCKETS = {"exports": False, "audit": True}
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "cloudformation.json"
 
@@ -32,6 +35,16 @@ def create_all() -> list[str]:
             model.create_table(wait=False, billing_mode="PAY_PER_REQUEST")
             created.append(model.Meta.table_name)
     return created
+
+
+def create_buckets(config) -> list[str]:
+    """Create the app's S3 buckets on a local endpoint (on AWS the template holds them)."""
+    from backend import blobstore
+    names = []
+    for purpose, locked in BUCKETS.items():
+        blobstore.ensure_bucket(config, config.bucket(purpose), object_lock=locked)
+        names.append(config.bucket(purpose))
+    return names
 
 
 def _logical_id(table: str) -> str:
@@ -117,9 +130,10 @@ def write_zappa_events(path: Path = TEMPLATE_PATH.parent.parent / "zappa_setting
 
 def main(argv: list[str]) -> int:
     from backend import create_app  # binds the models to the configured endpoint
-    create_app()
+    app = create_app()
     if argv[:1] == ["create"]:
         created = create_all()
+        create_buckets(app.config["COUNTYCARE"])
         print(f"tables created: {len(created)}")
         return 0
     if argv[:1] == ["template"]:

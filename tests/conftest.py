@@ -26,7 +26,7 @@ def dynamodb_endpoint():
 
 
 def make_config(endpoint: str, **overrides) -> Config:
-    base = dict(dynamodb_endpoint=endpoint, aws_region="cn-northwest-1",
+    base = dict(dynamodb_endpoint=endpoint, s3_endpoint=endpoint, aws_region="cn-northwest-1",
                 table_prefix="test", secure_cookies=False, code_sender="console",
                 secret_key="test-secret", testing=True,
                 # Many tests log in as the demo resident; the limits have their own tests.
@@ -38,10 +38,11 @@ def make_config(endpoint: str, **overrides) -> Config:
 @pytest.fixture(scope="session")
 def app(dynamodb_endpoint):
     from infra.seed import seed
-    from infra.tables import create_all
+    from infra.tables import create_all, create_buckets
 
     app = create_app(make_config(dynamodb_endpoint))
     create_all()
+    create_buckets(app.config["COUNTYCARE"])
     app.config["DEMO"] = seed(SEED_RESIDENTS, force=True)
     return app
 

@@ -46,9 +46,13 @@ def post(person, path, body, method="post"):
     return getattr(person.client, method)(path, json=body, headers={"X-CSRF-Token": token})
 
 
+# A desk contract's consent: the paper form the resident signed, of the current text.
+DESK_CONSENT = {"paper_form_no": "QY-2026-0001", "consent_version": "2026-01"}
+
+
 def sign_desk(person, resident_id, years=1):
     return post(person, "/api/contracts", {"resident_ids": [resident_id], "kind": "individual",
-                                           "years": years, "channel": "desk"})
+                                           "years": years, "channel": "desk", **DESK_CONSENT})
 
 
 @pytest.fixture(scope="module")
@@ -120,13 +124,15 @@ def test_household_contract_is_all_or_nothing(doctor):
     c.update(actions=[Resident.household_id.set(a.household_id)])
     assert sign_desk(doctor, c.resident_id).status_code == 201  # c already contracted
     resp = post(doctor, "/api/contracts", {"resident_ids": [a.resident_id, b.resident_id, c.resident_id],
-                                           "kind": "household", "years": 1, "channel": "desk"})
+                                           "kind": "household", "years": 1, "channel": "desk",
+                                           **DESK_CONSENT})
     assert resp.status_code == 409
     for x in (a, b):
         assert list(Contract.query(x.resident_id)) == []
         assert Resident.get(x.resident_id).team_id is None
     ok = post(doctor, "/api/contracts", {"resident_ids": [a.resident_id, b.resident_id],
-                                         "kind": "household", "years": 3, "channel": "desk"})
+                                         "kind": "household", "years": 3, "channel": "desk",
+                                         **DESK_CONSENT})
     assert ok.status_code == 201
     groups = {list(Contract.query(x.resident_id))[0].group_id for x in (a, b)}
     assert len(groups) == 1
@@ -142,13 +148,15 @@ def test_resident_signs_online_with_consent_stored(person, demo):
     assert no_consent.get_json()["error"]["code"] == "consent_required"
     stranger = make_resident()
     refused = post(person, "/api/contracts", {**body, "resident_ids": [stranger.resident_id],
-                                              "consent_accepted": True})
+                                              "consent_accepted": True, "consent_version": "2026-01"})
     assert refused.status_code == 403
-    ok = post(person, "/api/contracts", {**body, "consent_accepted": True})
+    ok = post(person, "/api/contracts", {**body, "consent_accepted": True,
+                                         "consent_version": "2026-01"})
     assert ok.status_code == 201, ok.get_json()
     c = list(Contract.query(subject.resident_id))[0]
     assert c.channel == "online" and "自愿" in c.consent_text and c.consent_version
-    assert c.signed_by == me and False or c.signed_by.startswith("m:")
+    assert c.signed_by == c.consent_confirmed_by == f"res:{me['resident_id']}"
+    assert c.consent_method == "app" and c.consent_witness is None
     page = person.client.get("/my-doctor").get_data(as_text=True)
     assert "已签约至" in page
 
@@ -168,9 +176,9 @@ def test_renew_and_expire_keep_team_consistent(doctor):
     from backend.services.contracts import expire_contracts
     r = contracted(doctor, conditions=("diabetes",))
     old = list(Contract.query(r.resident_id))[0]
-    resp = post(doctor, f"/api/contracts/{r.resident_id}/renew", {"years": 4})
+    resp = post(doctor, f"/api/contracts/{r.resident_id}/renew", {"years": 4, **DESK_CONSENT})
     assert resp.get_json()["error"]["code"] == "invalid_contract_years"
-    resp = post(doctor, f"/api/contracts/{r.resident_id}/renew", {"years": 2})
+    resp = post(doctor, f"/api/contracts/{r.resident_id}/renew", {"years": 2, **DESK_CONSENT})
     assert resp.status_code == 200, resp.get_json()
     new = resp.get_json()["contract"]
     assert new["start"] == (date.fromisoformat(old.end) + timedelta(days=1)).isoformat()

@@ -240,10 +240,12 @@ def test_health_check_form_once_a_year_with_flags(doctor):
 def test_renew_and_end_forms(doctor):
     r = contracted(doctor, conditions=("hypertension",))
     [old] = list(Contract.query(r.resident_id))
-    bad = form(doctor, r.resident_id, "renew", {"years": "4"})
+    bad = form(doctor, r.resident_id, "renew", {"years": "4", "paper_form_no": "QY-1",
+                                                 "consent_version": "2026-01"})
     assert bad.status_code == 422 and "签约期限只能是1年、2年或3年" in error_text(bad)
     assert [c.contract_id for c in Contract.query(r.resident_id, consistent_read=True)] == [old.contract_id]
-    ok = form(doctor, r.resident_id, "renew", {"years": "2"})
+    ok = form(doctor, r.resident_id, "renew", {"years": "2", "paper_form_no": "QY-2026-17",
+                                                "consent_version": "2026-01"})
     assert ok.status_code == 303
     new = [c for c in Contract.query(r.resident_id, consistent_read=True) if c.contract_id != old.contract_id]
     assert len(new) == 1 and new[0].channel == "desk" and int(new[0].years) == 2

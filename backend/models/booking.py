@@ -177,6 +177,8 @@ class Booking(BaseModel):
     changed_at = UTCDateTimeAttribute(null=True)
     changed_by = UnicodeAttribute(null=True)
     cancel_reason = UnicodeAttribute(null=True)  # day_closed (停诊); none when the person cancelled
+    purpose = UnicodeAttribute(null=True)        # what it is for, when the kind needs one (order, dose)
+    purpose_label = UnicodeAttribute(null=True)  # that purpose as people read it
 
     by_subject = BookingsBySubject()
     by_booker = BookingsByBooker()

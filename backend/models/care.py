@@ -6,12 +6,13 @@ Dates are ISO `YYYY-MM-DD` strings (they sort as dates and key indexes directly)
 from __future__ import annotations
 
 from pynamodb.attributes import (BooleanAttribute, ListAttribute, MapAttribute, NumberAttribute,
-                                 UnicodeAttribute, UnicodeSetAttribute, UTCDateTimeAttribute)
+                                 TTLAttribute, UnicodeAttribute, UnicodeSetAttribute,
+                                 UTCDateTimeAttribute)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from backend.models.base import BaseModel
 
-__all__ = ["Contract", "ChronicCase", "FollowUp", "ElderVisit", "Contact", "Referral",
+__all__ = ["Contract", "ContractOffer", "ChronicCase", "FollowUp", "ElderVisit", "Contact", "Referral",
            "Prescription", "Collection", "MedicineCollector", "HealthCheck", "CareCounter"]
 
 
@@ -63,6 +64,11 @@ class Contract(BaseModel):
     channel = UnicodeAttribute()         # online, desk
     consent_version = UnicodeAttribute(null=True)
     consent_text = UnicodeAttribute(null=True)
+    consent_method = UnicodeAttribute(null=True)        # app, paper (rules.contracts.Consent)
+    consent_witness = UnicodeAttribute(null=True)       # staff account id
+    consent_form_no = UnicodeAttribute(null=True)       # the signed paper form
+    consent_confirmed_by = UnicodeAttribute(null=True)  # who confirmed in the app
+    offer_id = UnicodeAttribute(null=True)              # the desk offer it confirmed
     signed_by = UnicodeAttribute()
     signed_at = UTCDateTimeAttribute()
     services = ListAttribute(default=list)
@@ -74,6 +80,29 @@ class Contract(BaseModel):
     ended_reason = UnicodeAttribute(null=True)
     by_team_contact = ContractsByTeamContact()
     by_end = ContractsByEnd()
+
+
+class ContractOffer(BaseModel):
+    """A contract a doctor prepared at the desk, waiting for the resident's confirmation in
+    the app. PK offer_id (ULID, the link in the resident's notice); gone by TTL after 14 days.
+
+    `status` open → accepted, conditionally, in the signing transaction (accepted once).
+    """
+
+    class Meta:
+        table = "contract-offers"
+
+    offer_id = UnicodeAttribute(hash_key=True)
+    resident_ids = ListAttribute(of=UnicodeAttribute)
+    team_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    years = NumberAttribute()
+    workplace = UnicodeAttribute(null=True)
+    offered_by = UnicodeAttribute()       # staff account id: the witness of the confirmation
+    offered_by_name = UnicodeAttribute()
+    status = UnicodeAttribute()           # open, accepted
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
 
 
 class CasesByTeamDue(GlobalSecondaryIndex):
@@ -109,6 +138,7 @@ class ChronicCase(BaseModel):
     last_visit = UnicodeAttribute(null=True)
     registered_on = UnicodeAttribute(null=True)   # on the list since (indicators: BP control)
     last_outcome = UnicodeAttribute(null=True)
+    last_controlled = BooleanAttribute(null=True)   # the last readings themselves (None: before kinds)
     last_systolic = NumberAttribute(null=True)
     last_diastolic = NumberAttribute(null=True)
     visits_year = UnicodeAttribute(null=True)
@@ -139,8 +169,10 @@ class FollowUp(BaseModel):
     danger_symptoms = ListAttribute(default=list)
     medication = UnicodeAttribute(null=True)
     adverse_reaction = BooleanAttribute(default=False)
+    adverse_reaction_kind = UnicodeAttribute(null=True)   # none, first, hard_to_control
     new_complication = BooleanAttribute(default=False)
-    outcome = UnicodeAttribute()
+    outcome = UnicodeAttribute()          # as classed when recorded; never re-classed
+    controlled = BooleanAttribute(null=True)
     refer = BooleanAttribute(default=False)
     reasons = ListAttribute(default=list)
     next_due = UnicodeAttribute()

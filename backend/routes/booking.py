@@ -14,6 +14,7 @@ from backend.rules.booking import CHINA
 from backend.security import current_user, require
 from backend.services import booking as svc
 from backend.services import contracts, residents
+from backend.services.facilities import get_facility
 
 bp = Blueprint("booking", __name__)
 
@@ -26,6 +27,7 @@ class BookIn(api.Schema):
     slot_id: str = Field(min_length=1, max_length=160)
     subject_id: str | None = Field(default=None, max_length=64)
     client_request_id: str = Field(min_length=1, max_length=64)
+    purpose: str | None = Field(default=None, max_length=64)  # kinds that need one (order, dose)
 
 
 class ExamsIn(api.Schema):
@@ -55,6 +57,7 @@ class BookingOut(api.Schema):
     elderly: bool
     can_cancel: bool
     group_id: str | None = None
+    purpose_label: str | None = None
 
 
 class BookingsOut(api.Schema):
@@ -101,6 +104,7 @@ def serialise(b) -> dict:
         "can_cancel": b.status == "booked"
         and int(b.starts_at) - now >= int(b.cancel_notice_minutes) * 60,
         "group_id": b.group_id,
+        "purpose_label": b.purpose_label,
     }
 
 
@@ -160,7 +164,7 @@ def _result(result) -> tuple:
 @api.body(BookIn, summary="预约一个时段（请求编号保证重试不重复）", response=BookingsOut, tags=["预约"])
 def api_book(data: BookIn):
     return _result(svc.book(current_user(), _subject(data.subject_id), data.slot_id,
-                            data.client_request_id))
+                            data.client_request_id, purpose=data.purpose))
 
 
 @bp.post("/api/bookings/exams")
@@ -262,7 +266,7 @@ def booking_page(error: str | None = None, error_code: str | None = None):
         ctx["centres"] = svc.list_centres(user)
         ctx["mine"] = [serialise(b) for b in svc.my_bookings(user) if b.status == "booked"]
     else:
-        ctx["facility"] = svc._facility(a["facility"])
+        ctx["facility"] = get_facility(a["facility"])
         if not a["department"]:
             ctx["departments"] = svc.list_departments(a["facility"])
         elif not a["day"]:
@@ -325,7 +329,7 @@ def booking_cancel_form(booking_id: str):
 def offer_page():
     list_key = request.args.get("list", "")[:100]
     entry_id = request.args.get("entry", "")[:64]
-    entry = svc._entry(list_key, entry_id)
+    entry = svc.get_entry(list_key, entry_id)
     if entry.booker_login != current_user().login:
         raise Forbidden("不能操作他人的候补", code="not_your_waitlist")
     return render_template("booking_offer.html", entry=entry, request_id=uuid.uuid4().hex,
@@ -359,7 +363,7 @@ def _picked(args) -> dict[str, str]:
 
 
 def _exam_facility(user, facility_id: str):
-    return svc._facility(facility_id) if facility_id else svc.lead_hospital(user)
+    return get_facility(facility_id) if facility_id else svc.lead_hospital(user)
 
 
 def _exams_page(user, *, facility_id: str, day: str, given: str, picked: dict[str, str],

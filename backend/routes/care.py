@@ -15,7 +15,7 @@ from backend.rules import elderly
 from backend.rules import followup as fu_rules
 from backend.rules.identity import age_on, mask_identity_number
 from backend.security import current_user, require
-from backend.services import contracts, followups, ledger, medicine
+from backend.services import consent, contracts, followups, ledger, medicine
 from backend.services.care_common import local_today, team_patient
 from backend.services.residents import people_i_act_for
 
@@ -44,13 +44,28 @@ class SignIn(api.Schema):
     kind: Literal["individual", "household", "workplace"] = "individual"
     years: int
     channel: Literal["online", "desk"]
-    consent_accepted: bool = False
+    consent_accepted: bool = False   # online: the resident confirms the text in the app
+    consent_version: str | None = Field(default=None, max_length=16)
+    paper_form_no: str | None = Field(default=None, max_length=32)  # desk: the signed form
     workplace: str | None = Field(default=None, max_length=64)
 
 
 class RenewIn(api.Schema):
     years: int
     consent_accepted: bool = False
+    consent_version: str | None = Field(default=None, max_length=16)
+    paper_form_no: str | None = Field(default=None, max_length=32)
+
+
+class OfferIn(api.Schema):
+    resident_ids: list[str] = Field(min_length=1, max_length=20)
+    kind: Literal["individual", "household", "workplace"] = "individual"
+    years: int
+    workplace: str | None = Field(default=None, max_length=64)
+
+
+class ConfirmIn(api.Schema):
+    consent_version: str = Field(min_length=1, max_length=16)
 
 
 class EndIn(api.Schema):
@@ -71,7 +86,7 @@ class FollowUpIn(api.Schema):
     temperature: float | None = None
     danger_symptoms: list[str] = Field(default_factory=list, max_length=10)
     medication: str | None = Field(default=None, max_length=500)
-    adverse_reaction: bool = False
+    adverse_reaction: Literal["none", "first", "hard_to_control"] = "none"
     new_complication: bool = False
     visit_date: date | None = None
     client_visit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
@@ -141,6 +156,7 @@ def _contract(c) -> dict | None:
     return {"contract_id": c.contract_id, "resident_id": c.resident_id, "team_id": c.team_id,
             "kind": c.kind, "years": int(c.years), "start": c.start, "end": c.end,
             "status": c.status, "channel": c.channel, "consent_version": c.consent_version,
+            "consent_method": c.consent_method, "consent_form_no": c.consent_form_no,
             "group_id": c.group_id, "last_contact": c.last_contact}
 
 
@@ -195,9 +211,59 @@ def api_consent():
 @require("resident", "doctor")
 @api.body(SignIn, summary="签约（线上或窗口；个人、家庭或单位）", response=Result, tags=TAGS)
 def api_sign(data: SignIn):
-    signed = contracts.sign(current_user(), resident_ids=data.resident_ids, team_id=data.team_id,
+    user = current_user()
+    signed = contracts.sign(user, resident_ids=data.resident_ids, team_id=data.team_id,
                             kind=data.kind, years=data.years, channel=data.channel,
-                            consent_accepted=data.consent_accepted, workplace=data.workplace)
+                            consent=consent.evidence(user, accepted=data.consent_accepted,
+                                                     version=data.consent_version,
+                                                     paper_form_no=data.paper_form_no),
+                            workplace=data.workplace)
+    return _ok(f"签约成功，共{len(signed)}人", contracts=[_contract(c) for c in signed]), 201
+
+
+class OfferOut(api.Schema):
+    offer_id: str
+    team_name: str
+    offered_by_name: str
+    residents: list[dict]
+    kind: str
+    years: int
+    consent_version: str
+    consent_text: str
+
+
+def _offer(o) -> dict:
+    names = {r.resident_id: r.name for r in people_i_act_for(current_user())}
+    return {"offer_id": o.offer_id, "team_name": contracts.get_team(o.team_id).name,
+            "offered_by_name": o.offered_by_name, "kind": o.kind, "years": int(o.years),
+            "residents": [{"resident_id": rid, "name": names.get(rid, "")}
+                          for rid in o.resident_ids],
+            "consent_version": contract_rules.CONSENT_VERSION,
+            "consent_text": contract_rules.CONSENT_TEXT}
+
+
+@bp.post("/api/contracts/offers")
+@require("doctor")
+@api.body(OfferIn, summary="窗口发起签约，居民在应用中确认（通知居民）", response=Result, tags=TAGS)
+def api_offer(data: OfferIn):
+    o = consent.offer(current_user(), resident_ids=data.resident_ids, kind=data.kind,
+                      years=data.years, workplace=data.workplace)
+    return _ok(f"已发送到居民的消息中，请居民在{consent.OFFER_DAYS}天内在应用中确认",
+               offer_id=o.offer_id), 201
+
+
+@bp.get("/api/contracts/offers/<offer_id>")
+@require("resident")
+@api.describe(summary="待我确认的签约邀请", response=OfferOut, tags=TAGS)
+def api_offer_view(offer_id: str):
+    return jsonify(_offer(consent.get_offer(current_user(), offer_id)))
+
+
+@bp.post("/api/contracts/offers/<offer_id>/confirm")
+@require("resident")
+@api.body(ConfirmIn, summary="居民在应用中确认签约", response=Result, tags=TAGS)
+def api_offer_confirm(data: ConfirmIn, offer_id: str):
+    signed = consent.confirm(current_user(), offer_id, version=data.consent_version)
     return _ok(f"签约成功，共{len(signed)}人", contracts=[_contract(c) for c in signed]), 201
 
 
@@ -213,8 +279,11 @@ def api_contract(resident_id: str):
 @require("resident", "doctor")
 @api.body(RenewIn, summary="续约", response=Result, tags=TAGS)
 def api_renew(data: RenewIn, resident_id: str):
-    c = contracts.renew(current_user(), resident_id, years=data.years,
-                        consent_accepted=data.consent_accepted)
+    user = current_user()
+    c = contracts.renew(user, resident_id, years=data.years,
+                        consent=consent.evidence(user, accepted=data.consent_accepted,
+                                                 version=data.consent_version,
+                                                 paper_form_no=data.paper_form_no))
     return _ok(f"续约成功，新协议自{c.start}起至{c.end}", contract=_contract(c))
 
 
@@ -469,12 +538,14 @@ def patient_page(resident_id: str, *, errors: dict | None = None, values: dict |
                            age=age_on(date.fromisoformat(r.birth_date), today),
                            id_masked=mask_identity_number(r.id_number), today=today,
                            labels=fu_rules.DISEASES, outcomes=fu_rules.OUTCOMES,
+                           reactions=fu_rules.ADVERSE_REACTIONS,
                            year=str(today.year), need=fu_rules.MIN_FOLLOWUPS_PER_YEAR,
                            channels=contract_rules.CONTACT_CHANNELS,
                            med=medicine.overview(user, resident_id),
                            bookings=followups.referral_bookings(h["referrals"]),
                            contract=contracts.current_contract(resident_id),
                            flag_labels=SCREENING_LABELS,
+                           consent_version=contract_rules.CONSENT_VERSION,
                            visit_id=new_id(), errors=errors or {}, values=values or {},
                            done=PAGE_FORMS[done][2] if done in PAGE_FORMS else None,
                            done_form=done if done in PAGE_FORMS else None)
@@ -501,7 +572,8 @@ FIELD_LABELS = {"reason": "转诊原因", "disease": "病种", "department": "�
                 "drugs": "药品", "collector_id": "取药人", "relation": "关系",
                 "prescription_id": "处方", "systolic": "收缩压", "diastolic": "舒张压",
                 "fasting_glucose": "空腹血糖", "heart_rate": "心率", "years": "续约年限",
-                "confirm": "确认", "urgent": "紧急"}
+                "confirm": "确认", "urgent": "紧急", "paper_form_no": "纸质协议编号",
+                "consent_version": "协议版本"}
 ACTION_LABELS = {"end": {"reason": "解约原因"}}
 BOOLEAN_FIELDS = {"urgent", "confirm", "consent_accepted"}
 
@@ -557,7 +629,9 @@ def _do_check(user, rid, d: HealthCheckIn):
 
 
 def _do_renew(user, rid, d: RenewIn):
-    contracts.renew(user, rid, years=d.years, consent_accepted=False)
+    contracts.renew(user, rid, years=d.years,
+                    consent=consent.evidence(user, version=d.consent_version,
+                                             paper_form_no=d.paper_form_no))
 
 
 def _do_end(user, rid, d: EndForm):
@@ -635,7 +709,15 @@ def my_doctor_page():
         c = contracts.current_contract(p.resident_id)
         people.append({"r": p, "contract": c})
     teams = contracts.teams_of_facility(people[0]["r"].township_id) if people else []
+    offer, offer_error = None, None
+    if request.args.get("offer"):
+        try:
+            offer = _offer(consent.get_offer(user, request.args["offer"]))
+        except NotFound as err:
+            offer_error = err.message
     return render_template("care/my_doctor.html", people=people, teams=teams,
+                           offer=offer, offer_error=offer_error,
+                           kinds=contract_rules.CONTRACT_KINDS,
                            consent=contract_rules.CONSENT_TEXT,
                            consent_version=contract_rules.CONSENT_VERSION, today=local_today())
 

@@ -23,7 +23,7 @@ WEEKDAYS = "一二三四五六日"
 
 class TemplateIn(api.Schema):
     department: str = Field(min_length=1, max_length=20)
-    kind: Literal["outpatient", "exam"] = "outpatient"
+    kind: str = Field(default="outpatient", min_length=1, max_length=20)  # a registered slot kind
     weekdays: list[int] = Field(default_factory=list, max_length=7)
     on_holidays: bool = False
     session: Literal["day", "evening"] = "day"
@@ -162,7 +162,7 @@ def api_holidays(data: ArrangementIn):
 @require(*ADMINS)
 @api.body(CloseDayIn, summary="某科室某日停诊（已预约的取消并通知本人）", tags=["排班"])
 def api_close_day(data: CloseDayIn):
-    return jsonify(svc.close_day(current_user(), data.department, data.day))
+    return jsonify(booking_svc.close_day(current_user(), data.department, data.day))
 
 
 @bp.get("/api/admin/bookings")
@@ -249,7 +249,7 @@ def close_day_form():
     f = request.form
     data = api.parse(CloseDayIn, {"department": f.get("department", ""), "day": f.get("day", "")})
     try:
-        result = svc.close_day(current_user(), data.department, data.day)
+        result = booking_svc.close_day(current_user(), data.department, data.day)
     except AppError as err:
         if err.status >= 500 or err.status == 429:
             raise

@@ -91,7 +91,8 @@ class TemplateSpec:
     referral_pct: int = 0
 
 
-def validate_template(spec: TemplateSpec, *, facility_kind: str) -> None:
+def validate_template(spec: TemplateSpec, *, facility_kind: str,
+                      kinds: tuple[str, ...] = ("outpatient", "exam")) -> None:
     """Raise TemplateInvalid for anything the policy forbids."""
     if spec.slice_minutes > MAX_SLICE_MINUTES:
         raise TemplateInvalid("slice_too_long", "每个时段不能超过60分钟")
@@ -109,7 +110,7 @@ def validate_template(spec: TemplateSpec, *, facility_kind: str) -> None:
         raise TemplateInvalid("no_days", "请至少选择一天或节假日")
     if any(d not in range(7) for d in spec.weekdays) or len(set(spec.weekdays)) != len(spec.weekdays):
         raise TemplateInvalid("invalid_weekdays", "星期取值无效")
-    if spec.kind not in ("outpatient", "exam"):
+    if spec.kind not in kinds:
         raise TemplateInvalid("invalid_kind", "类型应为门诊或检查")
     if spec.session == "evening":
         length = spec.end - spec.start

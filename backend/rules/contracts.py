@@ -1,13 +1,15 @@
 """Family-doctor contracts, long prescriptions, free health checks and call outcomes."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 __all__ = ["CONTRACT_KINDS", "CONTRACT_YEARS", "contract_term", "renewal_reminder_day",
            "ContractRuleError", "check_contract_years", "prescription_refill",
            "PRESCRIPTION_WEEKS", "screen_health_check", "CALL_OUTCOMES", "hidden_until",
-           "quarter_start", "CONTACT_CHANNELS", "TEAM_ROLES", "CONSENT_VERSION", "CONSENT_TEXT"]
+           "quarter_start", "CONTACT_CHANNELS", "TEAM_ROLES", "CONSENT_VERSION", "CONSENT_TEXT",
+           "Consent", "CONSENT_METHODS", "paper_consent", "app_consent"]
 
 CONTRACT_KINDS = {"individual": "个人签约", "household": "家庭签约", "workplace": "单位签约"}
 CONTRACT_YEARS = (1, 2, 3)
@@ -30,6 +32,46 @@ class ContractRuleError(ValueError):
     def __init__(self, message: str, code: str):
         super().__init__(message)
         self.code = code
+
+
+CONSENT_METHODS = {"app": "居民在应用中确认", "paper": "签署纸质协议"}
+_FORM_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}")
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The evidence that a person agreed to a contract, kept on the contract row.
+
+    `method` app: `confirmed_by` (the resident, or their authorised proxy) confirmed the
+    text of `version` in the app; `witness` is the doctor who offered it at the desk, if any.
+    `method` paper: the person signed paper form `form_no` of `version` in front of
+    `witness` (the staff account that signs the contract). Actors are account ids.
+    """
+    method: str
+    version: str
+    witness: str | None = None
+    form_no: str | None = None
+    confirmed_by: str | None = None
+
+
+def _check_version(version: str | None) -> str:
+    if version != CONSENT_VERSION:
+        raise ContractRuleError("签约协议已更新，请阅读最新版本后再确认", "consent_version_outdated")
+    return version
+
+
+def paper_consent(form_no: str | None, version: str | None, witness: str) -> Consent:
+    """A desk contract: the signed paper form's number, read off the form."""
+    number = (form_no or "").strip().upper()
+    if not number:
+        raise ContractRuleError("窗口签约须填写居民签字的纸质协议编号", "paper_form_required")
+    if not _FORM_NO.fullmatch(number):
+        raise ContractRuleError("纸质协议编号应为4到32位字母、数字或短横线", "invalid_form_no")
+    return Consent("paper", _check_version(version), witness=witness, form_no=number)
+
+
+def app_consent(version: str | None, confirmed_by: str, witness: str | None = None) -> Consent:
+    return Consent("app", _check_version(version), witness=witness, confirmed_by=confirmed_by)
 
 
 def check_contract_years(years: int) -> None:

@@ -1,29 +1,35 @@
 """Chronic-disease follow-up rules of the national basic public health service standard.
 
-Pure functions: the service passes in the readings, the patient's age and the previous
-visit's outcome; these say whether the readings are possible at all, how the visit is
-classed, and when the next follow-up is due.
+The thresholds, possible ranges, intervals and the classification table are data,
+`followup_rules.json` beside this module, which the browser's offline rules read too
+(served at `/rules/followup.json`). This module is the server's reading of that data and
+its verdict is final. Pure functions: the service passes in the readings, the patient's
+age and whether the previous visit was uncontrolled; these say whether the readings are
+possible at all, how the visit is classed, and when the next follow-up is due.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import operator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
-__all__ = ["Readings", "ImpossibleReading", "validate_readings", "Classification",
-           "classify_hypertension", "classify_diabetes", "classify", "add_months",
-           "OUTCOMES", "DISEASES", "MIN_FOLLOWUPS_PER_YEAR", "REFERRAL_FOLLOWUP_DAYS",
-           "is_high_risk", "followups_short"]
+__all__ = ["Readings", "ImpossibleReading", "validate_readings", "validate_range", "Classification",
+           "classify", "add_months", "RULES", "RULES_PATH", "OUTCOMES", "DISEASES",
+           "ADVERSE_REACTIONS", "MIN_FOLLOWUPS_PER_YEAR", "REFERRAL_FOLLOWUP_DAYS", "is_high_risk",
+           "followups_short", "previous_uncontrolled", "bmi", "latest_next_visit"]
 
-DISEASES = {"hypertension": "高血压", "diabetes": "2型糖尿病"}
-OUTCOMES = {
-    "urgent_referral": "紧急转诊",
-    "controlled": "控制满意",
-    "not_controlled_first": "控制不满意（首次）",
-    "not_controlled_refer": "控制不满意需转诊",
-}
-MIN_FOLLOWUPS_PER_YEAR = 4
-REFERRAL_FOLLOWUP_DAYS = 14
-CONTROLLED_MONTHS = 3
+RULES_PATH = Path(__file__).with_name("followup_rules.json")
+RULES: dict = json.loads(RULES_PATH.read_text(encoding="utf-8"))  # a few kB, read once
+
+DISEASES: dict[str, str] = RULES["diseases"]
+OUTCOMES: dict[str, str] = RULES["outcomes"]
+ADVERSE_REACTIONS: dict[str, str] = RULES["adverse_reactions"]
+MIN_FOLLOWUPS_PER_YEAR: int = RULES["min_followups_per_year"]
+REFERRAL_FOLLOWUP_DAYS: int = RULES["next_visit"]["referral"]["days"]
+
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
 class ImpossibleReading(ValueError):
@@ -42,32 +48,52 @@ class Readings:
     heart_rate: int | None = None          # beats per minute
     temperature: float | None = None       # degrees Celsius
     danger_symptoms: tuple[str, ...] = ()
-    adverse_reaction: bool = False
-    new_complication: bool = False
+    adverse_reaction: str = "none"         # a key of ADVERSE_REACTIONS
+    new_complication: bool = False         # a new complication or an existing one worse
+    extra: dict = field(default_factory=dict)  # the sheet's other measured fields (weight ...)
+
+    def value(self, name: str):
+        return getattr(self, name) if name in _READING_FIELDS else self.extra.get(name)
+
+
+_READING_FIELDS = ("systolic", "diastolic", "fasting_glucose", "heart_rate", "temperature")
+
+
+def _fmt(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def validate_range(name: str, value) -> None:
+    """One measured field against its possible range in the rules data."""
+    spec = RULES["ranges"][name]
+    if value is None:
+        return
+    code = spec.get("code", f"impossible_{name}")
+    if spec.get("integer") and float(value) != int(value):
+        raise ImpossibleReading(f"{spec['label']}应为整数", code)
+    if not spec["min"] <= value <= spec["max"]:
+        raise ImpossibleReading(
+            f"{spec['label']} {_fmt(value)} {spec['unit']} 不可能"
+            f"（应在{_fmt(spec['min'])}到{_fmt(spec['max'])}之间），请复测", code)
 
 
 def validate_readings(r: Readings, disease: str | None = None) -> None:
     """Refuse readings no living person has; hypertension needs BP, diabetes glucose."""
-    if (r.systolic is None) != (r.diastolic is None):
-        raise ImpossibleReading("收缩压和舒张压须同时填写", "bp_incomplete")
-    if r.systolic is not None:
-        if not 50 <= r.systolic <= 300:
-            raise ImpossibleReading(f"收缩压 {r.systolic} mmHg 不可能，请复测", "impossible_systolic")
-        if not 20 <= r.diastolic <= 200:
-            raise ImpossibleReading(f"舒张压 {r.diastolic} mmHg 不可能，请复测", "impossible_diastolic")
-        if r.diastolic >= r.systolic:
-            raise ImpossibleReading("舒张压不能高于或等于收缩压，请核对", "diastolic_above_systolic")
-    if r.fasting_glucose is not None and not 0 < r.fasting_glucose <= 50:
-        raise ImpossibleReading(f"血糖 {r.fasting_glucose} mmol/L 不可能（应在0到50之间），请复测",
-                                "impossible_glucose")
-    if r.heart_rate is not None and not 20 <= r.heart_rate <= 250:
-        raise ImpossibleReading(f"心率 {r.heart_rate} 次/分 不可能，请复测", "impossible_heart_rate")
-    if r.temperature is not None and not 30 <= r.temperature <= 45:
-        raise ImpossibleReading(f"体温 {r.temperature} ℃ 不可能，请复测", "impossible_temperature")
-    if disease == "hypertension" and r.systolic is None:
-        raise ImpossibleReading("高血压随访须测量血压", "bp_required")
-    if disease == "diabetes" and r.fasting_glucose is None:
-        raise ImpossibleReading("糖尿病随访须测空腹血糖", "glucose_required")
+    for pair in RULES["pairs"]:
+        present = [r.value(f) is not None for f in pair["fields"]]
+        if any(present) and not all(present):
+            raise ImpossibleReading(pair["message"], pair["code"])
+    for name in RULES["ranges"]:
+        validate_range(name, r.value(name))
+    for rule in RULES["order"]:
+        low, high = r.value(rule["lower"]), r.value(rule["upper"])
+        if low is not None and high is not None and low >= high:
+            raise ImpossibleReading(rule["message"], rule["code"])
+    if r.adverse_reaction not in ADVERSE_REACTIONS:
+        raise ImpossibleReading("药物不良反应只能是无、首次或难以控制", "invalid_adverse_reaction")
+    for need in RULES["required"].get(disease or "", []):
+        if r.value(need["field"]) is None:
+            raise ImpossibleReading(need["message"], need["code"])
 
 
 @dataclass(frozen=True)
@@ -75,8 +101,9 @@ class Classification:
     outcome: str        # a key of OUTCOMES
     refer: bool         # refer up to the lead hospital
     urgent: bool
-    next_due: date
+    next_due: date      # the latest date the standard allows for the next visit
     reasons: tuple[str, ...]
+    controlled: bool = True   # the readings themselves were controlled (the "twice" rule)
 
     @property
     def label(self) -> str:
@@ -95,67 +122,88 @@ def add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def _bp_danger(r: Readings) -> bool:
-    return r.systolic is not None and (r.systolic >= 180 or r.diastolic >= 110)
+def _holds(cond: dict, r: Readings, age: int | None = None) -> bool:
+    value = r.value(cond["field"])
+    if value is None:
+        return False
+    limit = cond["value"]
+    for step in cond.get("by_age", []):
+        if age is not None and age >= step["min_age"]:
+            limit = step["value"]
+    return _OPS[cond["op"]](value, limit)
 
 
-def _after_danger_and_control(r: Readings, visit: date, controlled: bool,
-                              previous_not_controlled: bool, danger: list[str]) -> Classification:
-    soon = visit + timedelta(days=REFERRAL_FOLLOWUP_DAYS)
-    if danger:
-        return Classification("urgent_referral", True, True, soon, tuple(danger))
-    if r.adverse_reaction or r.new_complication:
-        why = (["药物不良反应"] if r.adverse_reaction else []) + (["新发并发症"] if r.new_complication else [])
-        return Classification("not_controlled_refer", True, False, soon, tuple(why))
-    if controlled:
-        return Classification("controlled", False, False, add_months(visit, CONTROLLED_MONTHS), ())
-    if previous_not_controlled:
-        return Classification("not_controlled_refer", True, False, soon, ("连续两次控制不满意",))
-    return Classification("not_controlled_first", False, False, soon, ("调整用药",))
-
-
-def classify_hypertension(r: Readings, *, age: int, visit: date,
-                          previous_not_controlled: bool = False) -> Classification:
-    """Hypertension: danger ≥180/110 or acute symptoms; controlled <140/90 (65+: <150/90)."""
-    danger = []
-    if _bp_danger(r):
-        danger.append(f"血压 {r.systolic}/{r.diastolic} mmHg 达到危急值")
+def _danger_reasons(disease: str, r: Readings) -> list[str]:
+    values = {name: _fmt(r.value(name)) for name in _READING_FIELDS}
+    reasons: list[str] = []
+    for cond in RULES["danger"][disease]:
+        if _holds(cond, r):
+            text = cond["reason"].format_map(values)
+            if text not in reasons:
+                reasons.append(text)
     if r.danger_symptoms:
-        danger.append("有危急症状")
-    limit = 150 if age >= 65 else 140
-    controlled = r.systolic < limit and r.diastolic < 90
-    return _after_danger_and_control(r, visit, controlled, previous_not_controlled, danger)
+        reasons.append(RULES["danger"]["symptoms_reason"])
+    return reasons
 
 
-def classify_diabetes(r: Readings, *, age: int, visit: date,
-                      previous_not_controlled: bool = False) -> Classification:
-    """Type 2 diabetes: danger glucose ≥16.7 or ≤3.9, BP ≥180/110, HR >100, T >39 ℃."""
-    danger = []
-    g = r.fasting_glucose
-    if g >= 16.7 or g <= 3.9:
-        danger.append(f"血糖 {g} mmol/L 达到危急值")
-    if _bp_danger(r):
-        danger.append(f"血压 {r.systolic}/{r.diastolic} mmHg 达到危急值")
-    if r.heart_rate is not None and r.heart_rate > 100:
-        danger.append(f"心率 {r.heart_rate} 次/分 超过100")
-    if r.temperature is not None and r.temperature > 39:
-        danger.append(f"体温 {r.temperature} ℃ 超过39")
-    if r.danger_symptoms:
-        danger.append("有危急症状")
-    controlled = g < 7.0
-    return _after_danger_and_control(r, visit, controlled, previous_not_controlled, danger)
+def _next_due(kind: str, visit: date) -> date:
+    step = RULES["next_visit"][kind]
+    return add_months(visit, step["months"]) if "months" in step else visit + timedelta(days=step["days"])
 
 
 def classify(disease: str, r: Readings, *, age: int, visit: date,
-             previous_not_controlled: bool = False) -> Classification:
+             previous_uncontrolled: bool = False) -> Classification:
+    """Validate, then the first row of the classification table whose `when` holds."""
     validate_readings(r, disease)
-    fn = {"hypertension": classify_hypertension, "diabetes": classify_diabetes}[disease]
-    return fn(r, age=age, visit=visit, previous_not_controlled=previous_not_controlled)
+    danger = _danger_reasons(disease, r)
+    controlled = all(_holds(c, r, age) for c in RULES["controlled"][disease])
+    facts = {"danger": bool(danger), "adverse_reaction": r.adverse_reaction,
+             "complication": r.new_complication, "controlled": controlled,
+             "previous_uncontrolled": previous_uncontrolled}
+    for row in RULES["classification"]:
+        if all(facts[k] == v for k, v in row["when"].items()):
+            reasons = danger if row["outcome"] == "urgent_referral" else \
+                ([row["reason"]] if row.get("reason") else [])
+            return Classification(row["outcome"], row["refer"], row["urgent"],
+                                  _next_due(row["next"], visit), tuple(reasons), controlled)
+    raise AssertionError("the classification table ends with a catch-all row")
+
+
+def previous_uncontrolled(last_controlled: bool | None, last_outcome: str | None) -> bool:
+    """Whether the last visit's readings were uncontrolled (for "twice in a row").
+
+    Visits stored before readings were kept apart from reactions have only their class.
+    """
+    if last_controlled is not None:
+        return not last_controlled
+    return last_outcome in RULES["uncontrolled_outcomes_before_kinds"]
+
+
+def latest_next_visit(result: Classification, chosen: date | None, visit: date) -> date:
+    """The next visit: the standard's date, or earlier if the doctor says so, never later."""
+    if chosen is None:
+        return result.next_due
+    if chosen <= visit:
+        raise ImpossibleReading("下次随访日期须晚于本次随访", "next_visit_not_after_visit")
+    if chosen > result.next_due:
+        raise ImpossibleReading(
+            f"下次随访日期不能晚于规范要求的 {result.next_due.isoformat()}", "next_visit_too_late")
+    return chosen
+
+
+def bmi(weight_kg: float | None, height_cm: float | None) -> float | None:
+    """Body mass index, one decimal, when both are measured."""
+    if not weight_kg or not height_cm:
+        return None
+    return round(weight_kg / (height_cm / 100) ** 2, 1)
 
 
 def is_high_risk(systolic: int | None, diastolic: int | None) -> bool:
     """The overdue call list puts BP ≥ 180/110 at the last visit first."""
-    return systolic is not None and diastolic is not None and (systolic >= 180 or diastolic >= 110)
+    if systolic is None or diastolic is None:
+        return False
+    r = Readings(systolic=systolic, diastolic=diastolic)
+    return any(_holds(c, r) for c in RULES["high_risk_call"])
 
 
 def followups_short(count_this_year: int) -> int:

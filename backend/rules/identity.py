@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["IdentityNumber", "parse_identity_number", "check_character", "is_mobile",
+__all__ = ["IdentityNumber", "parse_identity_number", "normalise_identity_number",
+           "check_character", "is_mobile",
            "mask_identity_number", "mask_mobile", "age_on", "InvalidIdentityNumber"]
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _MOBILE = re.compile(r"1[3-9]\d{9}")
+# ASCII only: str.isdigit() is also true of full-width (１) and other scripts' digits.
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 class InvalidIdentityNumber(ValueError):
@@ -34,11 +38,22 @@ def check_character(first17: str) -> str:
     return _CHECK[total % 11]
 
 
+def normalise_identity_number(raw: str) -> str:
+    """The one spelling a number is stored, claimed and looked up by.
+
+    NFKC folds full-width digits and letters (１５０８…ｘ) to ASCII; spaces anywhere
+    (people type 1508 2319 …) are dropped; x becomes X. Not validated: see
+    `parse_identity_number`.
+    """
+    folded = unicodedata.normalize("NFKC", raw or "")
+    return "".join(folded.split()).upper()
+
+
 def parse_identity_number(raw: str, *, today: date | None = None) -> IdentityNumber:
-    value = (raw or "").strip().upper()
+    value = normalise_identity_number(raw)
     if len(value) != 18:
         raise InvalidIdentityNumber("身份证号应为18位")
-    if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+    if not _SHAPE.fullmatch(value):
         raise InvalidIdentityNumber("身份证号前17位应为数字，最后一位为数字或X")
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["relative_time", "day_label", "group_by_day"]
+__all__ = ["relative_time", "day_label", "group_by_day", "full_date"]
 
 WEEKDAYS = "一二三四五六日"
 
@@ -29,6 +29,12 @@ def relative_time(moment: datetime, now: datetime, tz: str) -> str:
     if local.year == today.year:
         return f"{local.month}月{local.day}日 {local:%H:%M}"
     return f"{local.year}年{local.month}月{local.day}日"
+
+
+def full_date(day: date | str) -> str:
+    """2026年12月3日 周四: a date in a notice or a record, always with its weekday."""
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{day.year}年{day.month}月{day.day}日 周{WEEKDAYS[day.weekday()]}"
 
 
 def day_label(day: date, today: date) -> str:

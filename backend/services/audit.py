@@ -4,7 +4,15 @@ from __future__ import annotations
 from backend.models.audit import AuditEvent
 from backend.models.base import new_id, utcnow
 
-__all__ = ["record", "events_for"]
+__all__ = ["record", "events_for", "actor_id"]
+
+
+def actor_id(user) -> str:
+    """Who acted, by account id, never by mobile number: `res:<resident_id>` for a
+    resident's account (its login is the phone), the staff login `s:<name>` for staff."""
+    if user.role == "resident" and user.resident_id:
+        return f"res:{user.resident_id}"
+    return user.login
 
 
 def record(*, actor: str, actor_role: str, subject_id: str, action: str, what: str,

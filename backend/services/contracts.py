@@ -13,6 +13,7 @@ from backend.models.care import (ChronicCase, Contact, Contract, ElderVisit, Fol
 from backend.models.facility import Facility, Team
 from backend.models.people import Resident, Uniqueness
 from backend.rules import contracts as rules
+from backend.rules.notices import full_date
 from backend.services import audit, notify
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
@@ -81,9 +82,15 @@ class _Plan:
 
 
 def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kind: str,
-         years: int, channel: str, consent_accepted: bool = False, workplace: str | None = None,
-         start: date | None = None) -> list[Contract]:
-    """Sign one person, a household or a workplace group to a team, all or nothing."""
+         years: int, channel: str, consent: rules.Consent | None, workplace: str | None = None,
+         start: date | None = None, offer_id: str | None = None, extra=None) -> list[Contract]:
+    """Sign one person, a household or a workplace group to a team, all or nothing.
+
+    Online the resident (or their proxy) confirms `consent` in the app; at the desk the
+    doctor records the signed paper form (`rules.paper_consent`) or sends an offer for the
+    resident to confirm in the app (`services.consent.offer`). Each person is notified.
+    `extra(tx)` adds a caller's writes to the signing transaction (the accepted offer).
+    """
     today = local_today()
     try:
         begin, end = rules.contract_term(start or today, years)
@@ -104,7 +111,7 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
     if channel == "online":
         if user.role != "resident":
             raise Forbidden("线上签约须由居民本人或其授权人办理")
-        if not consent_accepted:
+        if consent is None or consent.method != "app":
             raise ValidationFailed("请先阅读并同意签约协议", code="consent_required")
         for rid in ids:
             if not may_act_for(user, rid):
@@ -114,6 +121,9 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
             raise Forbidden("窗口签约须由家庭医生团队成员办理")
         if team_id and team_id != user.team_id:
             raise Forbidden("只能签约到您所在的团队")
+        if consent is None or consent.method != "paper" or consent.witness != audit.actor_id(user):
+            raise ValidationFailed("窗口签约须填写居民签字的纸质协议编号，或发送到居民手机上确认",
+                                   code="paper_form_required")
         team_id = user.team_id
     else:
         raise ValidationFailed("签约方式只能是线上或窗口", code="invalid_channel")
@@ -151,9 +161,8 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
         contract = Contract(rid, new_id(), group_id=group_id, team_id=team.team_id, kind=kind,
                             workplace=(workplace or None), years=years, start=begin.isoformat(),
                             end=end.isoformat(), status="active", channel=channel,
-                            consent_version=rules.CONSENT_VERSION if channel == "online" else None,
-                            consent_text=rules.CONSENT_TEXT if channel == "online" else None,
-                            signed_by=user.login, signed_at=now,
+                            **_consent_fields(consent), offer_id=offer_id,
+                            signed_by=audit.actor_id(user), signed_at=now,
                             services=list(team.services or DEFAULT_SERVICES), name=r.name,
                             village_id=r.village_id, active_team=team.team_id,
                             contact_key=f"0000-00-00#{rid}")
@@ -204,15 +213,38 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                         ChronicCase.removed_reason.remove(),
                         ChronicCase.revision.set(c.revision + 1)],
                         condition=ChronicCase.revision == c.revision)
+            if extra is not None:
+                extra(tx)
     except TransactWriteError as err:
         if condition_failed(err):
             raise Conflict("签约时数据已变化（可能已有有效签约），请刷新后重试",
                            code="already_contracted") from None
         raise
     for p in plans:
-        audit.record(actor=user.login, actor_role=user.role, subject_id=p.resident.resident_id,
-                     action="write", what="contract.sign")
+        audit.record(actor=audit.actor_id(user), actor_role=user.role,
+                     subject_id=p.resident.resident_id, action="write", what="contract.sign")
+    _notify_signed(team, [p.contract for p in plans])
     return [p.contract for p in plans]
+
+
+def _consent_fields(consent: rules.Consent) -> dict:
+    return {"consent_version": consent.version, "consent_text": rules.CONSENT_TEXT,
+            "consent_method": consent.method, "consent_witness": consent.witness,
+            "consent_form_no": consent.form_no, "consent_confirmed_by": consent.confirmed_by}
+
+
+def _notify_signed(team: Team, signed: list[Contract]) -> None:
+    """Everyone signed learns of it in their inbox, whoever did the signing."""
+    requests = []
+    for c in signed:
+        how = (f"纸质协议编号 {c.consent_form_no}" if c.consent_method == "paper"
+               else "已在应用中确认")
+        requests.append(notify.NoticeRequest(
+            notify.resident_recipient(c.resident_id), "contract_signed", "家庭医生签约已生效",
+            f"{c.name}已与{team.name}签约，{full_date(c.start)}至{full_date(c.end)}（{how}）。"
+            "如非本人意愿，可在“家庭医生”页面解约，或联系所在卫生院。",
+            "/my-doctor", False, f"contract_signed#{c.contract_id}"))
+    notify.notify_many(requests)
 
 
 def _end_actions(tx, contract: Contract, cases: list[ChronicCase], status: str,
@@ -261,8 +293,11 @@ def end_contract(user: CurrentUser | None, resident_id: str, *, reason: str,
     return contract
 
 
-def renew(user: CurrentUser, resident_id: str, *, years: int, consent_accepted: bool) -> Contract:
-    """A new term from the day after the running one ends; the claim moves with it."""
+def renew(user: CurrentUser, resident_id: str, *, years: int,
+          consent: rules.Consent | None) -> Contract:
+    """A new term from the day after the running one ends; the claim moves with it.
+
+    A renewal is a new agreement: the same consent evidence as signing (app or paper)."""
     try:
         rules.check_contract_years(years)
     except rules.ContractRuleError as err:
@@ -274,10 +309,12 @@ def renew(user: CurrentUser, resident_id: str, *, years: int, consent_accepted: 
     if user.role == "resident":
         if not may_act_for(user, resident_id):
             raise Forbidden("您无权为该居民续约", code="not_authorised_for_person")
-        if not consent_accepted:
+        if consent is None or consent.method != "app":
             raise ValidationFailed("请先阅读并同意签约协议", code="consent_required")
         channel = "online"
     elif user.role == "doctor" and user.team_id == old.team_id:
+        if consent is None or consent.method != "paper" or consent.witness != audit.actor_id(user):
+            raise ValidationFailed("窗口续约须填写居民签字的纸质协议编号", code="paper_form_required")
         channel = "desk"
     else:
         raise Forbidden("您无权为该居民续约")
@@ -285,9 +322,8 @@ def renew(user: CurrentUser, resident_id: str, *, years: int, consent_accepted: 
     new = Contract(resident_id, new_id(), group_id=old.group_id, team_id=old.team_id,
                    kind=old.kind, workplace=old.workplace, years=years, start=begin.isoformat(),
                    end=end.isoformat(), status="active", channel=channel,
-                   consent_version=rules.CONSENT_VERSION if channel == "online" else None,
-                   consent_text=rules.CONSENT_TEXT if channel == "online" else None,
-                   signed_by=user.login, signed_at=utcnow(), services=list(old.services),
+                   **_consent_fields(consent),
+                   signed_by=audit.actor_id(user), signed_at=utcnow(), services=list(old.services),
                    name=old.name, village_id=old.village_id, active_team=old.team_id,
                    contact_key=old.contact_key, last_contact=old.last_contact)
     try:
@@ -303,8 +339,9 @@ def renew(user: CurrentUser, resident_id: str, *, years: int, consent_accepted: 
         if condition_failed(err):
             raise Conflict("签约已续约或已变化，请刷新后重试", code="already_renewed") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id,
+    audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=resident_id,
                  action="write", what="contract.renew")
+    _notify_signed(get_team(old.team_id), [new])
     return new
 
 

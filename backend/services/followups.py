@@ -91,7 +91,8 @@ def _replayed_visit(user: CurrentUser, resident_id: str, disease: str, claim: Un
     result = rules.Classification(outcome=followup.outcome, refer=bool(followup.refer),
                                   urgent=followup.outcome == "urgent_referral",
                                   next_due=date.fromisoformat(followup.next_due),
-                                  reasons=tuple(followup.reasons or ()))
+                                  reasons=tuple(followup.reasons or ()),
+                                  controlled=followup.controlled is not False)
     referral = None
     if followup.referral_id:
         try:
@@ -140,11 +141,11 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
     if visit > today or visit < today - timedelta(days=30):
         raise ValidationFailed("随访日期须在最近30天内且不晚于今天", code="invalid_visit_date")
     case = _get_case(resident_id, disease)
-    previous_bad = bool(case and case.last_outcome in ("not_controlled_first", "not_controlled_refer"))
+    previous_bad = bool(case) and rules.previous_uncontrolled(case.last_controlled, case.last_outcome)
     age = age_on(date.fromisoformat(resident.birth_date), visit)
     try:
         result = rules.classify(disease, readings, age=age, visit=visit,
-                                previous_not_controlled=previous_bad)
+                                previous_uncontrolled=previous_bad)
     except rules.ImpossibleReading as err:
         raise ValidationFailed(str(err), code=err.code) from None
     year = str(visit.year)
@@ -157,8 +158,10 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                         fasting_glucose=readings.fasting_glucose, heart_rate=readings.heart_rate,
                         temperature=readings.temperature,
                         danger_symptoms=list(readings.danger_symptoms), medication=medication,
-                        adverse_reaction=readings.adverse_reaction,
+                        adverse_reaction=readings.adverse_reaction != "none",
+                        adverse_reaction_kind=readings.adverse_reaction,
                         new_complication=readings.new_complication, outcome=result.outcome,
+                        controlled=result.controlled,
                         refer=result.refer, reasons=list(result.reasons),
                         next_due=result.next_due.isoformat(), recorded_by=user.login,
                         recorded_at=now)
@@ -172,7 +175,8 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
     fields = dict(team_id=user.team_id, due_key=_due_key(due, resident_id, disease), next_due=due,
                   name=resident.name, village_id=resident.village_id,
                   birth_date=resident.birth_date, last_visit=visit.isoformat(),
-                  last_outcome=result.outcome, last_systolic=readings.systolic,
+                  last_outcome=result.outcome, last_controlled=result.controlled,
+                  last_systolic=readings.systolic,
                   last_diastolic=readings.diastolic, visits_year=year, visits_count=count)
     # county indicators (services.indicators): counted in this visit's transaction
     tally = Tally()
@@ -282,9 +286,12 @@ def overdue_list(team_id: str, today: date | None = None, *, limit: int = 30,
     return DueList(today, overdue, [], more, None)
 
 
+REFERRING_OUTCOMES = frozenset(row["outcome"] for row in rules.RULES["classification"] if row["refer"])
+
+
 def _risk_key(case: ChronicCase) -> tuple:
     high = rules.is_high_risk(case.last_systolic, case.last_diastolic)
-    referred = case.last_outcome in ("urgent_referral", "not_controlled_refer")
+    referred = case.last_outcome in REFERRING_OUTCOMES
     return (not high, not referred, case.next_due, case.resident_id)
 
 

@@ -8,13 +8,13 @@ from pynamodb.exceptions import DoesNotExist
 
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models.base import utcnow
-from backend.models.people import ProxyGrant, Resident, save_with_claim
-from backend.rules.identity import parse_identity_number
+from backend.models.people import ProxyGrant, Resident, Uniqueness, save_with_claim
+from backend.rules.identity import IdentityNumber, parse_identity_number
 from backend.services import audit
 from backend.services.auth import CurrentUser
 
 __all__ = ["get_resident", "open_record", "may_act_for", "people_i_act_for", "create_resident",
-           "RecordView", "age_of"]
+           "find_by_id_number", "id_number_claim", "valid_id_number", "RecordView", "age_of"]
 
 
 @dataclass(frozen=True)
@@ -87,19 +87,42 @@ def age_of(resident: Resident, today: date | None = None) -> int:
     return age_on(date.fromisoformat(resident.birth_date), today or date.today())
 
 
+def id_number_claim(normalised: str) -> str:
+    """The uniqueness key of an identity number, always of its normalised spelling."""
+    return f"idno#{normalised}"
+
+
+def valid_id_number(raw: str) -> IdentityNumber:
+    """Normalised (NFKC, upper-case X) and checked; 422 invalid_id_number with the reason."""
+    try:
+        return parse_identity_number(raw)
+    except ValueError as err:
+        raise ValidationFailed(str(err), code="invalid_id_number") from None
+
+
+def find_by_id_number(raw: str) -> Resident | None:
+    """Who is registered under this number, however it was typed (two GetItems)."""
+    ident = valid_id_number(raw)
+    try:
+        claim = Uniqueness.get(id_number_claim(ident.value))
+    except DoesNotExist:
+        return None
+    try:
+        return Resident.get(claim.owner)
+    except DoesNotExist:
+        return None
+
+
 def create_resident(*, resident_id: str, id_number: str, name: str, phone: str | None,
                     household_id: str, village_id: str, township_id: str,
                     team_id: str | None = None, conditions: set[str] | None = None) -> Resident:
-    """Register a person; the identity number is claimed in the same transaction."""
-    try:
-        ident = parse_identity_number(id_number)
-    except ValueError as err:
-        raise ValidationFailed(str(err), code="invalid_id_number") from None
+    """Register a person; the normalised identity number is claimed in the same transaction."""
+    ident = valid_id_number(id_number)
     resident = Resident(resident_id, id_number=ident.value, name=name, sex=ident.sex,
                         birth_date=ident.birth_date.isoformat(), phone=phone,
                         household_id=household_id, village_id=village_id,
                         township_id=township_id, team_id=team_id,
                         conditions=conditions or set(), created_at=utcnow())
-    if not save_with_claim(resident, f"idno#{ident.value}", resident_id):
+    if not save_with_claim(resident, id_number_claim(ident.value), resident_id):
         raise ValidationFailed("该身份证号已登记", code="duplicate_id_number")
     return resident

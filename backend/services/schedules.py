@@ -1,12 +1,16 @@
 """Schedules: booking policy, weekly session templates, the holiday calendar, slot generation,
-the attending-doctor duty check and the share figures an admin screen shows."""
+the attending-doctor duty check and the share figures an admin screen shows.
+
+Reads of facilities, policies and templates live a floor down (`services.facilities`), which
+the booking engine also uses; closing a day (停诊) is the engine's (`booking.close_day`).
+Nothing here imports the booking package, and it imports nothing from here."""
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError, DeleteError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.models.base import new_id, utcnow
@@ -14,48 +18,21 @@ from backend.models.booking import (BookingPolicyItem, HolidayArrangement, Sched
                                     Slot)
 from backend.models.facility import Facility
 from backend.rules import booking as rules
-from backend.rules.booking import CHINA, Policy, TemplateInvalid, TemplateSpec
+from backend.rules.booking import Policy, TemplateInvalid, TemplateSpec
+from backend.services.facilities import (bucket_of, get_facility, get_policy, list_templates,
+                                         staff_facility, today)
+from backend.services.slot_kinds import kind_names
 
 __all__ = ["get_policy", "set_policy", "save_template", "list_templates", "deactivate_template",
            "calendar_days", "calendar_warnings", "enter_arrangement", "generate_slots",
            "generate_all", "duty_report", "share_report", "get_facility", "staff_facility",
-           "close_day", "today", "spec_of", "bucket_of"]
+           "today", "spec_of", "bucket_of"]
 
 log = logging.getLogger(__name__)
 PRIMARY_KINDS = ("township", "community")
 
 
-def today() -> date:
-    return datetime.now(CHINA).date()
-
-
-def get_facility(facility_id: str) -> Facility:
-    if not facility_id or len(facility_id) > 40:
-        raise NotFound("找不到该医疗机构", code="facility_not_found")
-    try:
-        return Facility.get(facility_id)
-    except DoesNotExist:
-        raise NotFound("找不到该医疗机构", code="facility_not_found") from None
-
-
-def staff_facility(user) -> Facility:
-    """The centre or hospital an admin manages (their own, never another)."""
-    if user.role not in ("township_admin", "hospital_admin") or not user.facility_id:
-        raise Forbidden("只有卫生院或医院管理员可以管理排班")
-    return get_facility(user.facility_id)
-
-
 # ---- policy ---------------------------------------------------------------------------
-
-def get_policy(facility_id: str) -> Policy:
-    try:
-        item = BookingPolicyItem.get(facility_id)
-    except DoesNotExist:
-        return Policy()
-    known = {k: int(v) for k, v in (item.settings.as_dict() if hasattr(item.settings, "as_dict")
-                                     else dict(item.settings)).items() if k in Policy.LIMITS}
-    return replace(Policy(), **known)
-
 
 def set_policy(user, changes: dict) -> Policy:
     facility = staff_facility(user)
@@ -91,11 +68,6 @@ def spec_of(t: ScheduleTemplate) -> TemplateSpec:
                         online_pct=int(t.online_pct), referral_pct=int(t.referral_pct))
 
 
-def list_templates(facility_id: str, *, active_only: bool = True) -> list[ScheduleTemplate]:
-    items = list(ScheduleTemplate.query(facility_id))
-    return [t for t in items if t.active or not active_only]
-
-
 @dataclass
 class TemplateInput:
     department: str
@@ -129,7 +101,7 @@ def save_template(user, data: TemplateInput, template_id: str | None = None) -> 
                             session=data.session, on_holidays=data.on_holidays,
                             doctor_login=data.doctor_login, doctor_title=data.doctor_title,
                             online_pct=data.online_pct, referral_pct=data.referral_pct)
-        rules.validate_template(spec, facility_kind=facility.kind)
+        rules.validate_template(spec, facility_kind=facility.kind, kinds=kind_names())
     except TemplateInvalid as err:
         raise ValidationFailed(str(err), code=err.code) from None
     existing = list_templates(facility.facility_id)
@@ -252,10 +224,6 @@ def enter_arrangement(user, year: int, holidays: list[tuple[date, str]], workday
 
 # ---- slot generation ------------------------------------------------------------------
 
-def bucket_of(facility_id: str, department: str) -> str:
-    return f"{facility_id}#{department}"
-
-
 def _slot_for(facility: Facility, t: ScheduleTemplate, spec: TemplateSpec, day: date,
               start: int, end: int, policy: Policy) -> Slot:
     online, desk, referral = rules.channel_split(spec.capacity, spec.online_pct, spec.referral_pct)
@@ -355,26 +323,6 @@ def generate_all(days_ahead: int | None = None) -> dict:
             for k, v in result.items():
                 totals[k] += v
     return totals
-
-
-def close_day(user, department: str, day: date) -> dict:
-    """停诊: the day's slices close (no more bookings), then every booking that day is
-    cancelled with its place accounted back and the people booked get an urgent notice
-    (`booking.cancel_for_closed_day`). Running it again finishes what a failure left."""
-    from backend.services import booking
-    facility = staff_facility(user)
-    if day < today():
-        raise ValidationFailed("不能对已过去的日期停诊", code="day_past")
-    count = 0
-    for slot in Slot.query(bucket_of(facility.facility_id, department),
-                           Slot.start_key.startswith(day.isoformat())):
-        if not slot.closed:
-            slot.update(actions=[Slot.closed.set(True)])
-        count += 1
-    if not count:
-        raise NotFound("该日没有可停诊的号源", code="no_slots")
-    return {"closed": count,
-            **booking.cancel_for_closed_day(user, facility.facility_id, department, day)}
 
 
 # ---- reports ---------------------------------------------------------------------------
