@@ -181,7 +181,7 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                 plan.new_cases.append(d)
         plans.append(plan)
 
-    writes = sum(3 + len(p.new_cases) + len(p.cases) for p in plans)
+    writes = sum(3 + len(p.new_cases) + len(p.cases) for p in plans) + (2 if extra is not None else 0)
     if writes + len(tally) > 100:
         raise ValidationFailed("一次签约的人数太多（跨村太多），请分批签约", code="invalid_group_size")
     try:
