@@ -64,7 +64,7 @@ def trend(points: list[tuple[str, float | None]], *, title: str,
             parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{step * 0.7:.1f}" '
                          f'height="{h:.1f}" fill="{RED if bad else GREEN}"><title>{escape(month)} '
                          f'{_pct(value)}</title></rect>')
-        if i % 2 == len(points) % 2 or i == len(points) - 1:
+        if (len(points) - 1 - i) % 2 == 0:  # every other month, ending with this one
             parts.append(f'<text x="{x + step * 0.35:.1f}" y="{height - 6}" font-size="10" '
                          f'text-anchor="middle" fill="{INK}">{int(month[5:])}月</text>')
     if target is not None:

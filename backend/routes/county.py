@@ -92,7 +92,8 @@ def _render(facility_id: str | None):
         for key in ("contract_rate", "followups_q", "bp_controlled", "satisfaction"):
             label, target, _, _ = FIGURES[key]
             rows = [(c.facility.name, next(f.value for f in c.figures if f.key == key)) for c in d.children]
-            kid_charts.append((label, charts.bars(rows, target=target, title=label)))
+            shown = [r for r in rows if r[1] is not None]  # e.g. the hospital has no residents
+            kid_charts.append((label, charts.bars(shown or rows, target=target, title=label)))
     trend_charts = [(FIGURES[k][0], charts.trend(d.trend[k], title=FIGURES[k][0], target=FIGURES[k][1]))
                     for k in svc.TREND_KEYS]
     return render_template("county/dashboard.html", d=d, by_key=by_key, kid_charts=kid_charts,
