@@ -39,8 +39,10 @@ def create_app(config: Config | None = None) -> Flask:
          prefix=config.table_prefix)
 
     from backend import errors, security
-    from backend.services.sms import make_sender
-    app.extensions["code_sender"] = make_sender(config.code_sender, config.aws_region)
+    from backend.services.sms import make_texter
+    # One Texter: auth sends login codes through it (`send(phone, code)`), notices and
+    # registration their texts (`send_text`).
+    app.extensions["code_sender"] = make_texter(config)
     errors.register_error_handlers(app)
     security.install(app)
 

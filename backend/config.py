@@ -33,8 +33,24 @@ class Config:
     audit_retention_days: int = 3650
     # Cookies carry the Secure flag everywhere but in plain-HTTP local development/tests.
     secure_cookies: bool = field(default_factory=lambda: _flag("COUNTYCARE_SECURE_COOKIES", True))
-    # "console" prints login codes (local); "sms" sends them through Amazon SNS.
-    code_sender: str = field(default_factory=lambda: _env("COUNTYCARE_CODE_SENDER", "console"))
+    # Text messages (backend.services.sms): "console" prints them (local); "alibaba" or
+    # "tencent" sends them through that licensed provider. The signature and a template
+    # code per kind (JSON {"login_code": "SMS_123", ...}) are the provider-approved ones;
+    # the key pair comes from SSM (sms-key-id, sms-key-secret).
+    sms_provider: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_PROVIDER", "console"))
+    sms_signature: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_SIGNATURE", "县域健康"))
+    sms_templates: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_TEMPLATES", ""))
+    sms_endpoint: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_ENDPOINT", ""))
+    sms_region: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_REGION", ""))
+    sms_app_id: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_APP_ID", ""))
+    sms_key_id: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_KEY_ID", ""))
+    sms_key_secret: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_KEY_SECRET", ""))
+    # The secret in the receipt callback's URL (SSM sms-callback-token): neither provider
+    # signs its HTTP receipt push, so the URL configured in its console carries one.
+    sms_callback_token: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_CALLBACK_TOKEN", ""))
+    sms_timeout_seconds: float = 5.0
+    sms_attempts: int = 3
+    sms_backoff_seconds: float = 0.5
     session_idle_seconds: int = field(default_factory=lambda: int(_env("COUNTYCARE_SESSION_IDLE", str(30 * 60))))
     session_absolute_seconds: int = field(default_factory=lambda: int(_env("COUNTYCARE_SESSION_ABSOLUTE", str(12 * 3600))))
     login_code_ttl_seconds: int = 5 * 60

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     env["DYNAMODB_ENDPOINT"] = f"http://127.0.0.1:{args.ddb_port}"
     env.setdefault("COUNTYCARE_STAGE", "local")
     env.setdefault("COUNTYCARE_SECURE_COOKIES", "0")  # plain HTTP on this machine
-    env.setdefault("COUNTYCARE_CODE_SENDER", "console")
+    env.setdefault("COUNTYCARE_SMS_PROVIDER", "console")
     if not env.get("COUNTYCARE_VAPID_PRIVATE_KEY"):
         private, public = local_vapid_keys(args.data.parent / "vapid.json")
         env["COUNTYCARE_VAPID_PRIVATE_KEY"], env["COUNTYCARE_VAPID_PUBLIC_KEY"] = private, public

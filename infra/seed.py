@@ -118,7 +118,13 @@ def plan(residents: int = 3000, seed_value: int = 20231008) -> DemoCounty:
                                      "facility_id": tid, "team_id": team_id, "title": title})
             county.teams.append({"team_id": team_id, "facility_id": tid,
                                  "name": f"{tname.replace('卫生院', '').replace('社区卫生服务中心', '')}家庭医生{team_no}队",
-                                 "members": members})
+                                 "members": members,
+                                 # Landlines of the centre: the numbers residents are given.
+                                 "service_phones": [
+                                     {"label": "团队服务电话", "number": f"0478-52{team_no:02d}120",
+                                      "hours": "周一至周五 8:00-17:30"},
+                                     {"label": "卫生院24小时值班电话",
+                                      "number": f"0478-52{t_index + 1:02d}000", "hours": None}]})
         county.staff.append({"username": f"admin-{tid}", "role": "township_admin",
                              "name": f"{tname}管理员", "facility_id": tid})
     county.staff.append({"username": "admin-hospital", "role": "hospital_admin",
@@ -189,7 +195,7 @@ def seed(residents: int = 3000, *, force: bool = False, seed_value: int = 202310
     """Write the demo county through PynamoDB (batch writes); once unless `force`."""
     from backend.models.account import Account
     from backend.models.base import utcnow
-    from backend.models.facility import Facility, Team, TeamMember
+    from backend.models.facility import Facility, ServicePhone, Team, TeamMember, TeamMembership
     from backend.models.ops import TaskRun
     from backend.models.people import ProxyGrant, Resident, Uniqueness
     from backend.services.auth import hash_password, resident_login_name, staff_login_name
@@ -208,10 +214,14 @@ def seed(residents: int = 3000, *, force: bool = False, seed_value: int = 202310
     with Facility.batch_write() as batch:
         for f in county.facilities:
             batch.save(Facility(**f))
-    with Team.batch_write() as batch:
+    with Team.batch_write() as batch, TeamMembership.batch_write() as memberships:
         for t in county.teams:
             batch.save(Team(t["team_id"], facility_id=t["facility_id"], name=t["name"],
-                            members=[TeamMember(**m) for m in t["members"]]))
+                            members=[TeamMember(**m) for m in t["members"]],
+                            service_phones=[ServicePhone(**p) for p in t["service_phones"]]))
+            for m in t["members"]:
+                memberships.save(TeamMembership(m["login"], team_id=t["team_id"],
+                                                facility_id=t["facility_id"]))
     with Resident.batch_write() as batch:
         for r in county.residents:
             batch.save(Resident(created_at=now, **r))
@@ -227,7 +237,7 @@ def seed(residents: int = 3000, *, force: bool = False, seed_value: int = 202310
         for s in county.staff:
             batch.save(Account(staff_login_name(s["username"]), role=s["role"],
                                display_name=s["name"], facility_id=s.get("facility_id"),
-                               team_id=s.get("team_id"), title=s.get("title"),
+                               title=s.get("title"),
                                password_hash=password_hash, created_at=now))
     with ProxyGrant.batch_write() as batch:
         for g in county.grants:

@@ -49,8 +49,6 @@ def build(tables: dict) -> dict:
                     {"Sid": "AuditNoRewrite", "Effect": "Deny", "Action": [
                         "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
                      "Resource": [{"Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "Arn"]}]},
-                    {"Sid": "LoginCodesBySms", "Effect": "Allow", "Action": ["sns:Publish"],
-                     "Resource": "*"},
                     {"Sid": "Secrets", "Effect": "Allow", "Action": ["ssm:GetParameter",
                                                                      "ssm:GetParameters",
                                                                      "ssm:GetParametersByPath"],

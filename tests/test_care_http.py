@@ -523,7 +523,7 @@ def test_team_members_kept_by_centre_admin(app, doctor):
                                     headers={"X-CSRF-Token": admin.page_csrf()})
     assert other_centre.status_code == 403
     assert Team.get("team-01").members[0].login == "s:doctor01"
-    team = doctor.client.get("/api/teams/team-05").get_json()
+    team = admin.client.get("/api/teams/team-05").get_json()
     assert team["members"][1]["role_label"] == "乡村医生"
 
 

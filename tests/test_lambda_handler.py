@@ -42,7 +42,7 @@ def lambda_handler(app, dynamodb_endpoint, dev_settings_dir, tmp_path, monkeypat
     assert "APP_MODULE='backend.wsgi'" in text and "API_STAGE='dev'" in text
     overrides = {"AWS_REGION": "cn-northwest-1", "DYNAMODB_ENDPOINT": dynamodb_endpoint,
                  "COUNTYCARE_TABLE_PREFIX": "test", "COUNTYCARE_SSM_PATH": "",
-                 "COUNTYCARE_SECRET_KEY": "test-secret", "COUNTYCARE_CODE_SENDER": "console"}
+                 "COUNTYCARE_SECRET_KEY": "test-secret", "COUNTYCARE_SMS_PROVIDER": "console"}
     module_name = f"zappa_settings_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{module_name}.py").write_text(
         text + f"ENVIRONMENT_VARIABLES.update({overrides!r})\n")

@@ -26,7 +26,7 @@ class Account(BaseModel):
     display_name = UnicodeAttribute()
     resident_id = UnicodeAttribute(null=True)   # the resident the phone belongs to
     facility_id = UnicodeAttribute(null=True)   # staff: their centre / hospital
-    team_id = UnicodeAttribute(null=True)       # doctors: their family-doctor team
+    # A doctor's team is not kept here: it is `TeamMembership`, read on every request.
     title = UnicodeAttribute(null=True)         # doctors: e.g. 主治医师
     password_hash = UnicodeAttribute(null=True)
     disabled = BooleanAttribute(default=False)
@@ -77,7 +77,6 @@ class Session(BaseModel):
     display_name = UnicodeAttribute()
     resident_id = UnicodeAttribute(null=True)
     facility_id = UnicodeAttribute(null=True)
-    team_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     idle_until = NumberAttribute()
     expires_at = TTLAttribute()

@@ -15,7 +15,7 @@ from backend.rules import elderly
 from backend.rules import followup as fu_rules
 from backend.rules.identity import age_on, mask_identity_number
 from backend.security import current_user, require
-from backend.services import consent, contracts, followups, ledger, medicine
+from backend.services import consent, contracts, followups, ledger, medicine, teams
 from backend.services.care_common import local_today, team_patient
 from backend.services.residents import people_i_act_for
 
@@ -90,6 +90,15 @@ class FollowUpIn(api.Schema):
     new_complication: bool = False
     visit_date: date | None = None
     client_visit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
+
+    def readings(self) -> fu_rules.Readings:
+        """The measured values for the rules (the form and the offline outbox alike)."""
+        return fu_rules.Readings(systolic=self.systolic, diastolic=self.diastolic,
+                                 fasting_glucose=self.fasting_glucose, heart_rate=self.heart_rate,
+                                 temperature=self.temperature,
+                                 danger_symptoms=tuple(self.danger_symptoms),
+                                 adverse_reaction=self.adverse_reaction,
+                                 new_complication=self.new_complication)
 
 
 class CallIn(api.Schema):
@@ -171,12 +180,39 @@ def _case(c, today: date) -> dict:
             "hidden_until": c.hidden_until, "call_outcome": c.call_outcome}
 
 
-def _team(t) -> dict:
+class ServicePhoneOut(api.Schema):
+    label: str
+    number: str
+    hours: str | None = None
+
+
+class MemberOut(api.Schema):
+    name: str
+    role: str
+    role_label: str
+    title: str | None = None
+    phone: str | None = None   # staff of the team and its centre only
+
+
+class TeamOut(api.Schema):
+    team_id: str
+    name: str
+    facility_id: str
+    services: list[str]
+    service_phones: list[ServicePhoneOut]
+    members: list[MemberOut]
+
+
+def _team(t, *, personal_phones: bool) -> dict:
+    """A team as its viewer may see it: residents get the service phones, never mobiles."""
     return {"team_id": t.team_id, "name": t.name, "facility_id": t.facility_id,
             "services": list(t.services or contracts.DEFAULT_SERVICES),
+            "service_phones": [{"label": p.label, "number": p.number, "hours": p.hours}
+                               for p in t.service_phones or []],
             "members": [{"name": m.name, "role": m.role,
                          "role_label": contract_rules.TEAM_ROLES.get(m.role, m.role),
-                         "phone": m.phone, "title": m.title} for m in t.members]}
+                         "title": m.title, **({"phone": m.phone} if personal_phones else {})}
+                        for m in t.members]}
 
 
 def _ok(message: str, **extra):
@@ -186,18 +222,20 @@ def _ok(message: str, **extra):
 # ---- teams and contracts --------------------------------------------------------------
 @bp.get("/api/teams/<team_id>")
 @require()
-@api.describe(summary="查看家庭医生团队（成员、电话、服务包）", tags=TAGS)
+@api.describe(summary="查看家庭医生团队（居民：本人签约团队的服务电话；本团队与本中心员工：成员电话）",
+              response=TeamOut, tags=TAGS)
 def api_team(team_id: str):
-    return jsonify(_team(contracts.get_team(team_id)))
+    team, personal = teams.visible_team(current_user(), team_id)
+    return jsonify(_team(team, personal_phones=personal))
 
 
 @bp.put("/api/teams/<team_id>/members")
 @require("township_admin")
-@api.body(MembersIn, summary="调整团队成员（中心管理员）", tags=TAGS)
+@api.body(MembersIn, summary="调整团队成员（中心管理员；移出的成员立即失去访问）", response=TeamOut,
+          tags=TAGS)
 def api_team_members(data: MembersIn, team_id: str):
-    team = contracts.set_team_members(current_user(), team_id,
-                                      [m.model_dump() for m in data.members])
-    return jsonify(_team(contracts.get_team(team.team_id)))
+    team = teams.set_team_members(current_user(), team_id, [m.model_dump() for m in data.members])
+    return jsonify(_team(team, personal_phones=True))
 
 
 @bp.get("/api/contracts/consent")
@@ -304,7 +342,8 @@ def api_card(resident_id: str):
     return jsonify({"resident": {"resident_id": r.resident_id, "name": r.name,
                                  "conditions": sorted(r.conditions or [])},
                     "contract": _contract(card["contract"]),
-                    "team": _team(card["team"]) if card["team"] else None,
+                    "team": _team(card["team"], personal_phones=current_user().role == "doctor")
+                    if card["team"] else None,
                     "given": card["given"]})
 
 
@@ -332,14 +371,8 @@ def api_not_contacted():
 @require("doctor")
 @api.body(FollowUpIn, summary="记录高血压/糖尿病随访（自动分类并设定下次随访）", response=Result, tags=TAGS)
 def api_followup(data: FollowUpIn, resident_id: str):
-    readings = fu_rules.Readings(systolic=data.systolic, diastolic=data.diastolic,
-                                 fasting_glucose=data.fasting_glucose, heart_rate=data.heart_rate,
-                                 temperature=data.temperature,
-                                 danger_symptoms=tuple(data.danger_symptoms),
-                                 adverse_reaction=data.adverse_reaction,
-                                 new_complication=data.new_complication)
     f, result, referral = followups.record_followup(
-        current_user(), resident_id, disease=data.disease, readings=readings,
+        current_user(), resident_id, disease=data.disease, readings=data.readings(),
         medication=data.medication, visit_date=data.visit_date,
         client_visit_id=data.client_visit_id)
     msg = f"已保存：{result.label}，下次随访 {result.next_due.isoformat()}"
@@ -383,7 +416,7 @@ class DueQuery(api.Schema):
 @api.describe(summary="7天内到期的随访（按到期日，分页）", tags=TAGS)
 def api_due():
     q = api.query(DueQuery)
-    lst = followups.due_list(current_user().team_id, limit=q.limit, after=q.after)
+    lst = followups.due_list(_doctor().team_id, limit=q.limit, after=q.after)
     return jsonify({"today": lst.today.isoformat(), "due": [_case(c, lst.today) for c in lst.due],
                     "more": lst.more_due})
 
@@ -393,7 +426,7 @@ def api_due():
 @api.describe(summary="逾期随访（逾期最久的在前，分页）", tags=TAGS)
 def api_overdue():
     q = api.query(DueQuery)
-    lst = followups.overdue_list(current_user().team_id, limit=q.limit, after=q.after)
+    lst = followups.overdue_list(_doctor().team_id, limit=q.limit, after=q.after)
     return jsonify({"today": lst.today.isoformat(),
                     "overdue": [_case(c, lst.today) for c in lst.overdue],
                     "more": lst.more_overdue})
@@ -403,7 +436,7 @@ def api_overdue():
 @require("doctor")
 @api.describe(summary="逾期患者电话名单（按风险排序）", tags=TAGS)
 def api_calls():
-    user = current_user()
+    user = _doctor()
     today = local_today()
     return jsonify({"patients": [_case(c, today) for c in followups.call_list(user.team_id, today)],
                     "overdue_contacted": followups.overdue_contacted(user.team_id, today)})
@@ -498,7 +531,7 @@ def api_health_check(data: HealthCheckIn, resident_id: str):
 def _doctor():
     user = current_user()
     if not user.team_id:
-        raise Forbidden("您不属于任何家庭医生团队")
+        raise Forbidden("您目前不属于任何家庭医生团队，请联系卫生院管理员", code="no_team")
     return user
 
 
@@ -729,6 +762,7 @@ def card_page(resident_id: str):
     if card["contract"] is None:
         raise NotFound("该居民尚未签约，没有签约服务卡", code="no_active_contract")
     return render_template("care/card.html", card=card, kinds=contract_rules.CONTRACT_KINDS,
+                           personal_phones=current_user().role == "doctor",
                            labels=fu_rules.DISEASES, roles=contract_rules.TEAM_ROLES)
 
 

@@ -155,7 +155,7 @@ def create_session(config: Config, account: Account) -> tuple[str, str]:
     now = time.time()
     Session(_token_hash(token), login=account.login, role=account.role, csrf_token=csrf,
             display_name=account.display_name, resident_id=account.resident_id,
-            facility_id=account.facility_id, team_id=account.team_id, created_at=utcnow(), idle_until=int(now + config.session_idle_seconds),
+            facility_id=account.facility_id, created_at=utcnow(), idle_until=int(now + config.session_idle_seconds),
             expires_at=datetime.fromtimestamp(now + config.session_absolute_seconds,
                                               tz=timezone.utc),
             ).save(condition=Session.token_hash.does_not_exist())
@@ -166,7 +166,8 @@ def load_session(config: Config, token: str) -> CurrentUser:
     """The user behind a cookie, or NotAuthenticated if it is unknown, idle or too old.
 
     One GetItem: the session carries what a request needs of the account; disabling an
-    account ends its sessions (`end_all_sessions`).
+    account ends its sessions (`end_all_sessions`). A doctor's team is not cached: one more
+    GetItem reads their current membership, so removal from a team takes effect at once.
     """
     if not token or len(token) > 100:
         raise NotAuthenticated()
@@ -182,9 +183,15 @@ def load_session(config: Config, token: str) -> CurrentUser:
     # Slide the idle window, but write at most once a minute per session.
     if session.idle_until - now < config.session_idle_seconds - 60:
         session.update(actions=[Session.idle_until.set(int(now + config.session_idle_seconds))])
+    facility_id, team_id = session.facility_id, None
+    if session.role == "doctor":
+        from backend.services.teams import membership_of
+        membership = membership_of(session.login)
+        if membership is not None:
+            facility_id, team_id = membership.facility_id, membership.team_id
     return CurrentUser(login=session.login, role=session.role, display_name=session.display_name,
-                       resident_id=session.resident_id, facility_id=session.facility_id,
-                       team_id=session.team_id, csrf_token=session.csrf_token,
+                       resident_id=session.resident_id, facility_id=facility_id,
+                       team_id=team_id, csrf_token=session.csrf_token,
                        session_hash=token_hash)
 
 

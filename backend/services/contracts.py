@@ -14,13 +14,14 @@ from backend.models.facility import Facility, Team
 from backend.models.people import Resident, Uniqueness
 from backend.rules import contracts as rules
 from backend.rules.notices import full_date
-from backend.services import audit, notify
+from backend.services import audit, notify, sync_log
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 from backend.services.indicators import Tally
 from backend.services.residents import get_resident, may_act_for
+from backend.services.teams import get_team
 
-__all__ = ["get_team", "teams_of_facility", "set_team_members", "sign", "current_contract",
+__all__ = ["get_team", "teams_of_facility", "sign", "current_contract",
            "end_contract", "renew", "log_contact", "not_contacted", "service_card",
            "DEFAULT_SERVICES", "CHRONIC", "send_renewal_reminders", "expire_contracts",
            "team_residents"]
@@ -28,32 +29,19 @@ __all__ = ["get_team", "teams_of_facility", "set_team_members", "sign", "current
 CHRONIC = ("hypertension", "diabetes")
 DEFAULT_SERVICES = ["基本医疗服务", "健康档案管理", "慢病随访（每年至少4次）", "65岁及以上老年人年度健康管理",
                     "长处方与代取药", "上转就诊绿色通道", "每季度至少一次主动联系"]
+<<<<<<< HEAD
 MAX_GROUP = 20  # 5 writes a person + indicator counters; a transaction holds 100
+=======
+MAX_GROUP = 19  # 5 writes a person + 2 for the team change log (sync); a transaction holds 100
+>>>>>>> main
 
 
 def _claim_key(resident_id: str) -> str:
     return f"contract#{resident_id}"
 
 
-def get_team(team_id: str) -> Team:
-    try:
-        return Team.get(team_id)
-    except DoesNotExist:
-        raise NotFound("找不到该家庭医生团队", code="team_not_found") from None
-
-
 def teams_of_facility(facility_id: str) -> list[Team]:
     return list(Team.by_facility.query(facility_id))
-
-
-def set_team_members(user: CurrentUser, team_id: str, members: list[dict]) -> Team:
-    """A centre's admin keeps the team's members (role, phone) up to date."""
-    team = get_team(team_id)
-    if user.role != "township_admin" or user.facility_id != team.facility_id:
-        raise Forbidden("只有本中心管理员可以调整团队成员")
-    from backend.models.facility import TeamMember
-    team.update(actions=[Team.members.set([TeamMember(**m) for m in members])])
-    return team
 
 
 def current_contract(resident_id: str) -> Contract | None:
@@ -213,6 +201,12 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                         ChronicCase.removed_reason.remove(),
                         ChronicCase.revision.set(c.revision + 1)],
                         condition=ChronicCase.revision == c.revision)
+            # Phones of the new team get these people; a previous team's phones drop them.
+            moves: dict[str, list[str]] = {team.team_id: [p.resident.resident_id for p in plans]}
+            for p in plans:
+                if p.resident.team_id and p.resident.team_id != team.team_id:
+                    moves.setdefault(p.resident.team_id, []).append(p.resident.resident_id)
+            sync_log.stamp_many(tx, moves, "contract.sign")
             if extra is not None:
                 extra(tx)
     except TransactWriteError as err:
@@ -256,6 +250,7 @@ def _end_actions(tx, contract: Contract, cases: list[ChronicCase], status: str,
         condition=Contract.status == "active")
     tx.update(Resident(rid), actions=[Resident.team_id.remove()],
               condition=Resident.team_id == contract.team_id)
+    sync_log.stamp(tx, contract.team_id, [rid], f"contract.{status}")
     for c in cases:
         tx.update(ChronicCase(rid, c.disease), actions=[
             ChronicCase.team_id.remove(), ChronicCase.due_key.remove(),

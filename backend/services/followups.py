@@ -16,13 +16,17 @@ from backend.models.people import Uniqueness
 from backend.rules import contracts as contract_rules
 from backend.rules import followup as rules
 from backend.rules.identity import age_on
+<<<<<<< HEAD
 from backend.rules.duty import quarter_of
 from backend.services import audit, notify, satisfaction
 from backend.services.indicators import Tally
+=======
+from backend.services import audit, notify, sync_log
+>>>>>>> main
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
-__all__ = ["record_followup", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
+__all__ = ["record_followup", "visit_recorded", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
            "refer_back", "referral_booking", "referral_bookings", "history", "send_due_digests", "overdue_contacted",
            "LEAD_HOSPITAL"]
 
@@ -115,6 +119,11 @@ def _visit_claim(user: CurrentUser, client_visit_id: str | None) -> Uniqueness |
         return None
 
 
+def visit_recorded(user: CurrentUser, client_visit_id: str) -> bool:
+    """Whether this client id already recorded a follow-up (the outbox reports replays)."""
+    return _visit_claim(user, client_visit_id) is not None
+
+
 def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readings: rules.Readings,
                     medication: str | None = None, visit_date: date | None = None,
                     client_visit_id: str | None = None
@@ -193,6 +202,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                         condition=Uniqueness.key.does_not_exist())
             if referral is not None:
                 tx.save(referral, condition=Referral.referral_id.does_not_exist())
+            sync_log.stamp(tx, user.team_id, [resident_id], f"followup.{disease}")
             if case is None:
                 tx.save(ChronicCase(resident_id, disease, revision=1, registered_on=visit.isoformat(), **fields),
                         condition=ChronicCase.disease.does_not_exist())
@@ -399,6 +409,7 @@ def refer_up(user: CurrentUser, resident_id: str, *, reason: str, disease: str |
     try:
         with transaction() as tx:
             tx.save(referral, condition=Referral.referral_id.does_not_exist())
+            sync_log.stamp(tx, user.team_id, [resident_id], "referral.up")
             for c in cases:
                 if c.next_due <= due and c.due_key:
                     continue  # already due sooner
@@ -436,6 +447,7 @@ def refer_back(user: CurrentUser, resident_id: str, referral_id: str, *, plan: s
                 Referral.status.set("returned"), Referral.plan.set(plan),
                 Referral.returned_by.set(user.login), Referral.returned_on.set(today.isoformat())],
                 condition=Referral.status == "referred")
+            sync_log.stamp(tx, next((c.team_id for c in cases), None), [resident_id], "referral.down")
             for c in cases:
                 _set_due(tx, c, due, ChronicCase.hidden_until.remove())
     except TransactWriteError as err:
