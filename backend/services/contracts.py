@@ -29,11 +29,7 @@ __all__ = ["get_team", "teams_of_facility", "sign", "current_contract",
 CHRONIC = ("hypertension", "diabetes")
 DEFAULT_SERVICES = ["基本医疗服务", "健康档案管理", "慢病随访（每年至少4次）", "65岁及以上老年人年度健康管理",
                     "长处方与代取药", "上转就诊绿色通道", "每季度至少一次主动联系"]
-<<<<<<< HEAD
-MAX_GROUP = 20  # 5 writes a person + indicator counters; a transaction holds 100
-=======
-MAX_GROUP = 19  # 5 writes a person + 2 for the team change log (sync); a transaction holds 100
->>>>>>> main
+MAX_GROUP = 19  # 5 writes a person + 2 for the team change log (sync) + indicator counters (checked); a transaction holds 100
 
 
 def _claim_key(resident_id: str) -> str:
@@ -169,7 +165,7 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                 plan.new_cases.append(d)
         plans.append(plan)
 
-    writes = sum(3 + len(p.new_cases) + len(p.cases) for p in plans) + (2 if extra is not None else 0)
+    writes = sum(3 + len(p.new_cases) + len(p.cases) for p in plans) + 2 + (2 if extra is not None else 0)
     if writes + len(tally) > 100:
         raise ValidationFailed("一次签约的人数太多（跨村太多），请分批签约", code="invalid_group_size")
     try:

@@ -16,13 +16,9 @@ from backend.models.people import Uniqueness
 from backend.rules import contracts as contract_rules
 from backend.rules import followup as rules
 from backend.rules.identity import age_on
-<<<<<<< HEAD
 from backend.rules.duty import quarter_of
-from backend.services import audit, notify, satisfaction
+from backend.services import audit, notify, satisfaction, sync_log
 from backend.services.indicators import Tally
-=======
-from backend.services import audit, notify, sync_log
->>>>>>> main
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
