@@ -111,3 +111,11 @@ def contract_renewals() -> dict:
 def escalate_notices() -> dict:
     from backend.services import ladder
     return ladder.run_due()
+
+
+# ---- county indicators (issue 13) ---------------------------------------------------------
+@scheduled("cron(30 17 * * ? *)", "每天凌晨1点半（北京时间）汇总本月与时间有关的指标（按键遍历，可重复运行）")
+def indicators_nightly() -> dict:
+    from backend.services.care_common import local_today
+    from backend.services.indicator_aggregate import aggregate
+    return aggregate(local_today())

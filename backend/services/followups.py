@@ -16,7 +16,9 @@ from backend.models.people import Uniqueness
 from backend.rules import contracts as contract_rules
 from backend.rules import followup as rules
 from backend.rules.identity import age_on
-from backend.services import audit, notify, sync_log
+from backend.rules.duty import quarter_of
+from backend.services import audit, notify, satisfaction, sync_log
+from backend.services.indicators import Tally
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
@@ -197,8 +199,14 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                   last_outcome=result.outcome, last_controlled=result.controlled,
                   last_systolic=readings.systolic,
                   last_diastolic=readings.diastolic, visits_year=year, visits_count=count)
+    # county indicators (services.indicators): counted in this visit's transaction
+    tally = Tally()
+    tally.month(resident.village_id, "followups", day=visit)
+    if not (case and case.last_visit and quarter_of(date.fromisoformat(case.last_visit)) == quarter_of(visit)):
+        tally.month(resident.village_id, "followup_cases_q", day=visit)
     try:
         with transaction() as tx:
+            tally.apply(tx)
             tx.save(followup, condition=FollowUp.visit_key.does_not_exist())
             if client_visit_id is not None:
                 tx.save(Uniqueness(_visit_claim_key(user, client_visit_id),
@@ -208,7 +216,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                 tx.save(referral, condition=Referral.referral_id.does_not_exist())
             sync_log.stamp(tx, user.team_id, [resident_id], f"followup.{disease}")
             if case is None:
-                tx.save(ChronicCase(resident_id, disease, revision=1, **fields),
+                tx.save(ChronicCase(resident_id, disease, revision=1, registered_on=visit.isoformat(), **fields),
                         condition=ChronicCase.disease.does_not_exist())
             else:
                 actions = [getattr(ChronicCase, k).set(v) for k, v in fields.items() if v is not None]
@@ -229,7 +237,14 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                  what=f"followup.{disease}")
     if referral is not None:
         _attach_booking(user, referral)
+    satisfaction.invite(resident_id, url=visit_rating_url(resident_id, followup.visit_key),
+                        what=f"{rules.DISEASES[disease]}随访", dedupe=followup.visit_key)
     return followup, result, referral
+
+
+def visit_rating_url(resident_id: str, visit_key: str) -> str:
+    from urllib.parse import urlencode
+    return "/rate/visit?" + urlencode({"resident": resident_id, "visit": visit_key})
 
 
 def history(user: CurrentUser, resident_id: str) -> dict:
