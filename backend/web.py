@@ -9,7 +9,7 @@ from flask import Flask, request, url_for
 
 from backend.rules.identity import mask_identity_number, mask_mobile
 
-__all__ = ["install", "release_id", "ELDER_COOKIE", "SHELL_ASSETS", "cn_day"]
+__all__ = ["install", "release_id", "ELDER_COOKIE", "SHELL_ASSETS", "OFFLINE_MODULES", "cn_day"]
 
 WEEKDAYS = "一二三四五六日"
 
@@ -39,6 +39,15 @@ SHELL_ASSETS = (
     "icons/maskable-512.png",
     "manifest.webmanifest",
 )
+# The doctor's offline workspace: ES modules precached by their plain URLs.
+OFFLINE_MODULES = (
+    "vendor/idb-8.0.4.js",
+    "js/offline/db.js",
+    "js/offline/outbox.js",
+    "js/offline/sync.js",
+    "js/offline/rules.js",
+    "js/offline/day.js",
+)
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +66,13 @@ def asset(path: str) -> str:
     return url_for("static", filename=path, v=release_id())
 
 
+def _offline_owner() -> str:
+    """The signed-in doctor's partition of the phone's offline data (routes.sync)."""
+    from backend.routes.sync import owner_key
+    from backend.security import current_user
+    return owner_key(current_user().login)
+
+
 def install(app: Flask) -> None:
     from backend.security import csrf_token, current_user
 
@@ -73,6 +89,7 @@ def install(app: Flask) -> None:
             "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
             "mask_id": mask_identity_number,
             "mask_phone": mask_mobile,
+            "offline_owner": _offline_owner,
             "place": _place,
         }
 

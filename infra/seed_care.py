@@ -97,3 +97,10 @@ def seed_extra(county) -> None:
     with ElderVisit.batch_write() as batch:
         for e in plan["elders"]:
             batch.save(ElderVisit(recorded_at=now, **e))
+    # The phones' change feed starts with each team's roster (offline tool: batch writes).
+    from backend.services import sync_log
+    rosters: dict[str, list[str]] = {}
+    for c in plan["contracts"]:
+        rosters.setdefault(c["team_id"], []).append(c["resident_id"])
+    for team_id, ids in sorted(rosters.items()):
+        sync_log.backfill(team_id, ids)

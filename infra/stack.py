@@ -86,6 +86,7 @@ def build(tables: dict) -> dict:
                        "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
                                                 "${AWS::AccountId}:${HttpApi}/*"}},
     }
+    resources.update(exports_resources())
     for name, (expression, description) in sorted(SCHEDULE.items()):
         lid = "Schedule" + "".join(p.capitalize() for p in name.split("_"))
         # Zappa's handler runs the function named after the rule's last "-": module.function.
@@ -122,5 +123,43 @@ def build(tables: dict) -> dict:
                               "Description": "role_arn for zappa_settings.json (prod)"},
             "ApiUrl": {"Condition": "FunctionReady",
                        "Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}},
+        },
+    }
+
+
+def exports_resources() -> dict:
+    """The county's .xlsx exports: an encrypted private bucket whose files expire after a
+    day, and the role's right to write them and to start the export task (Zappa's
+    asynchronous self-invocation)."""
+    return {
+        "ExportsBucket": {
+            "Type": "AWS::S3::Bucket", "DeletionPolicy": "Delete",
+            "Properties": {
+                # Config.bucket("exports") = <table prefix = stack name>-exports
+                "BucketName": {"Fn::Sub": "${AWS::StackName}-exports"},
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+                    "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True, "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+                "LifecycleConfiguration": {"Rules": [{
+                    "Id": "exports-expire", "Status": "Enabled", "Prefix": "exports/",
+                    "ExpirationInDays": 1,
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
+            },
+        },
+        "ExportsPolicy": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyName": "countycare-exports",
+                "Roles": [{"Ref": "LambdaRole"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "ExportFiles", "Effect": "Allow",
+                     "Action": ["s3:PutObject", "s3:GetObject"],
+                     "Resource": {"Fn::Sub": "${ExportsBucket.Arn}/exports/*"}},
+                    {"Sid": "ExportTask", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                     "Resource": _function_arn()},
+                ]},
+            },
         },
     }

@@ -136,6 +136,7 @@ class ChronicCase(BaseModel):
     village_id = UnicodeAttribute()
     birth_date = UnicodeAttribute()
     last_visit = UnicodeAttribute(null=True)
+    registered_on = UnicodeAttribute(null=True)   # on the list since (indicators: BP control)
     last_outcome = UnicodeAttribute(null=True)
     last_controlled = BooleanAttribute(null=True)   # the last readings themselves (None: before kinds)
     last_systolic = NumberAttribute(null=True)

@@ -1,7 +1,7 @@
 """Residents, households, proxy authorisations and uniqueness guards."""
 from __future__ import annotations
 
-from pynamodb.attributes import (BooleanAttribute, ListAttribute, UnicodeAttribute,
+from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute,
                                  UnicodeSetAttribute, UTCDateTimeAttribute)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
@@ -66,6 +66,9 @@ class Resident(BaseModel):
     poor = BooleanAttribute(default=False)
     notes = ListAttribute(default=list)
     created_at = UTCDateTimeAttribute()
+    # Edits of the details carry the version they started from (offline phones): a
+    # conditional update `version = <base>` refuses a stale edit instead of overwriting.
+    version = NumberAttribute(null=True)
 
     by_phone = ResidentsByPhone()
     by_village = ResidentsByVillage()

@@ -91,6 +91,15 @@ class FollowUpIn(api.Schema):
     visit_date: date | None = None
     client_visit_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
+    def readings(self) -> fu_rules.Readings:
+        """The measured values for the rules (the form and the offline outbox alike)."""
+        return fu_rules.Readings(systolic=self.systolic, diastolic=self.diastolic,
+                                 fasting_glucose=self.fasting_glucose, heart_rate=self.heart_rate,
+                                 temperature=self.temperature,
+                                 danger_symptoms=tuple(self.danger_symptoms),
+                                 adverse_reaction=self.adverse_reaction,
+                                 new_complication=self.new_complication)
+
 
 class CallIn(api.Schema):
     disease: Disease
@@ -362,14 +371,8 @@ def api_not_contacted():
 @require("doctor")
 @api.body(FollowUpIn, summary="记录高血压/糖尿病随访（自动分类并设定下次随访）", response=Result, tags=TAGS)
 def api_followup(data: FollowUpIn, resident_id: str):
-    readings = fu_rules.Readings(systolic=data.systolic, diastolic=data.diastolic,
-                                 fasting_glucose=data.fasting_glucose, heart_rate=data.heart_rate,
-                                 temperature=data.temperature,
-                                 danger_symptoms=tuple(data.danger_symptoms),
-                                 adverse_reaction=data.adverse_reaction,
-                                 new_complication=data.new_complication)
     f, result, referral = followups.record_followup(
-        current_user(), resident_id, disease=data.disease, readings=readings,
+        current_user(), resident_id, disease=data.disease, readings=data.readings(),
         medication=data.medication, visit_date=data.visit_date,
         client_visit_id=data.client_visit_id)
     msg = f"已保存：{result.label}，下次随访 {result.next_due.isoformat()}"

@@ -6,7 +6,7 @@ from flask import (Blueprint, current_app, make_response, redirect, render_templ
 
 from backend.security import current_user
 from backend.services import residents
-from backend.web import ELDER_COOKIE, SHELL_ASSETS, STATIC, asset, release_id
+from backend.web import ELDER_COOKIE, OFFLINE_MODULES, SHELL_ASSETS, STATIC, asset, release_id
 
 bp = Blueprint("pages", __name__)
 
@@ -29,9 +29,15 @@ def offline():
 def service_worker():
     # Served from the root so that its scope is the whole app; never cached by HTTP,
     # so a new release (new cache name inside) reaches phones on their next visit.
-    precache = [url_for("pages.offline")] + [asset(p) for p in SHELL_ASSETS]
+    # The doctor's day workspace and its modules are precached under their plain URLs
+    # (ES modules import each other by those); a new release's cache fetches them afresh.
+    precache = [url_for("pages.offline"), "/team/day", "/rules/followup.json"] + \
+        [asset(p) for p in SHELL_ASSETS] + [f"/static/{p}" for p in OFFLINE_MODULES]
+    module = request.args.get("classic") != "1"
     body = render_template("sw.js", release=release_id(), precache=precache,
-                           offline_url=url_for("pages.offline"))
+                           offline_url=url_for("pages.offline"), day_url="/team/day",
+                           rules_url="/rules/followup.json", stylesheet=asset("css/app.css"),
+                           module=module, sync_module="/static/js/offline/sync.js")
     resp = make_response(body)
     resp.headers["Content-Type"] = "text/javascript; charset=utf-8"
     resp.headers["Cache-Control"] = "no-cache"

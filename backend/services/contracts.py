@@ -14,9 +14,10 @@ from backend.models.facility import Facility, Team
 from backend.models.people import Resident, Uniqueness
 from backend.rules import contracts as rules
 from backend.rules.notices import full_date
-from backend.services import audit, notify
+from backend.services import audit, notify, sync_log
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
+from backend.services.indicators import Tally
 from backend.services.residents import get_resident, may_act_for
 from backend.services.teams import get_team
 
@@ -28,7 +29,7 @@ __all__ = ["get_team", "teams_of_facility", "sign", "current_contract",
 CHRONIC = ("hypertension", "diabetes")
 DEFAULT_SERVICES = ["基本医疗服务", "健康档案管理", "慢病随访（每年至少4次）", "65岁及以上老年人年度健康管理",
                     "长处方与代取药", "上转就诊绿色通道", "每季度至少一次主动联系"]
-MAX_GROUP = 20  # 5 writes a person; a transaction holds 100
+MAX_GROUP = 19  # 5 writes a person + 2 for the team change log (sync) + indicator counters (checked); a transaction holds 100
 
 
 def _claim_key(resident_id: str) -> str:
@@ -142,6 +143,7 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
     group_id = new_id()
     now = utcnow()
     plans = []
+    tally = Tally()
     for rid in ids:
         r = residents[rid]
         expired_owner = None
@@ -163,6 +165,11 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                             village_id=r.village_id, active_team=team.team_id,
                             contact_key=f"0000-00-00#{rid}")
         plan = _Plan(r, contract, expired_owner)
+        # county indicators: a contract past its end but not yet expired by the nightly
+        # task is still counted, so signing again replaces it in the count
+        replaces = claim is not None and held is not None and held.status == "active"
+        tally.stock(r.village_id, "contracted", 0 if replaces else 1)
+        tally.month(r.village_id, "contracts_signed")
         for d in CHRONIC:
             if d not in (r.conditions or set()):
                 continue
@@ -172,8 +179,12 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                 plan.new_cases.append(d)
         plans.append(plan)
 
+    writes = sum(3 + len(p.new_cases) + len(p.cases) for p in plans) + 2 + (2 if extra is not None else 0)
+    if writes + len(tally) > 100:
+        raise ValidationFailed("一次签约的人数太多（跨村太多），请分批签约", code="invalid_group_size")
     try:
         with transaction() as tx:
+            tally.apply(tx)
             for p in plans:
                 rid = p.resident.resident_id
                 if p.expired_owner is None:
@@ -188,6 +199,7 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                           condition=Resident.resident_id.exists())
                 for d in p.new_cases:
                     tx.save(ChronicCase(rid, d, team_id=team.team_id, next_due=today.isoformat(),
+                                        registered_on=today.isoformat(),
                                         due_key=f"{today.isoformat()}#{rid}#{d}",
                                         name=p.resident.name, village_id=p.resident.village_id,
                                         birth_date=p.resident.birth_date, revision=1),
@@ -199,6 +211,12 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                         ChronicCase.removed_reason.remove(),
                         ChronicCase.revision.set(c.revision + 1)],
                         condition=ChronicCase.revision == c.revision)
+            # Phones of the new team get these people; a previous team's phones drop them.
+            moves: dict[str, list[str]] = {team.team_id: [p.resident.resident_id for p in plans]}
+            for p in plans:
+                if p.resident.team_id and p.resident.team_id != team.team_id:
+                    moves.setdefault(p.resident.team_id, []).append(p.resident.resident_id)
+            sync_log.stamp_many(tx, moves, "contract.sign")
             if extra is not None:
                 extra(tx)
     except TransactWriteError as err:
@@ -242,6 +260,7 @@ def _end_actions(tx, contract: Contract, cases: list[ChronicCase], status: str,
         condition=Contract.status == "active")
     tx.update(Resident(rid), actions=[Resident.team_id.remove()],
               condition=Resident.team_id == contract.team_id)
+    sync_log.stamp(tx, contract.team_id, [rid], f"contract.{status}")
     for c in cases:
         tx.update(ChronicCase(rid, c.disease), actions=[
             ChronicCase.team_id.remove(), ChronicCase.due_key.remove(),
@@ -259,8 +278,12 @@ def end_contract(user: CurrentUser | None, resident_id: str, *, reason: str,
     if user is not None and user.role == "doctor" and user.team_id != contract.team_id:
         raise NotFoundOrNotPermitted()
     cases = list(ChronicCase.query(resident_id))
+    tally = Tally()  # county indicators, in the same transaction
+    tally.stock(contract.village_id, "contracted", -1)
+    tally.month(contract.village_id, "contracts_ended")
     try:
         with transaction() as tx:
+            tally.apply(tx)
             tx.delete(Uniqueness(_claim_key(resident_id)),
                       condition=Uniqueness.owner == contract.contract_id)
             _end_actions(tx, contract, [c for c in cases if c.team_id], status, reason)
@@ -343,13 +366,21 @@ def log_contact(user: CurrentUser, resident_id: str, *, channel: str, note: str 
     contact = Contact(resident_id, f"{now.isoformat()}#{new_id()}", channel=channel, note=note,
                       call_outcome=call_outcome, disease=disease, team_id=user.team_id,
                       by=user.login, at=now)
+    # county indicators: the first contact of the quarter counts, guarded by the condition
+    since = rules.quarter_start(local_today()).isoformat()
+    condition = Contract.active_team == user.team_id
+    tally = Tally()
+    if not contract.last_contact or contract.last_contact < since:
+        tally.month(contract.village_id, "contacts_first_q")
+        condition &= Contract.last_contact.does_not_exist() | (Contract.last_contact < since)
     try:
         with transaction() as tx:
+            tally.apply(tx)
             tx.save(contact, condition=Contact.contact_key.does_not_exist())
             tx.update(Contract(resident_id, contract.contract_id), actions=[
                 Contract.last_contact.set(today),
                 Contract.contact_key.set(f"{today}#{resident_id}")],
-                condition=Contract.active_team == user.team_id)
+                condition=condition)
             if extra is not None:
                 extra(tx)
     except TransactWriteError as err:

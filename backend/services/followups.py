@@ -16,11 +16,13 @@ from backend.models.people import Uniqueness
 from backend.rules import contracts as contract_rules
 from backend.rules import followup as rules
 from backend.rules.identity import age_on
-from backend.services import audit, notify
+from backend.rules.duty import quarter_of
+from backend.services import audit, notify, satisfaction, sync_log
+from backend.services.indicators import Tally
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 
-__all__ = ["record_followup", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
+__all__ = ["record_followup", "visit_recorded", "due_list", "overdue_list", "DueList", "call_list", "record_call", "refer_up",
            "refer_back", "referral_booking", "referral_bookings", "history", "send_due_digests", "overdue_contacted",
            "LEAD_HOSPITAL"]
 
@@ -67,6 +69,22 @@ def _attach_booking(user: CurrentUser, referral: Referral) -> None:
     ref = referral_booking(user, referral)
     if ref:
         referral.update(actions=[Referral.booking_ref.set(ref)])
+        _tell_referral_booked(referral, ref)
+
+
+def _tell_referral_booked(referral: Referral, booking_id: str) -> None:
+    """The patient referred up learns of the hospital appointment made for them (once)."""
+    from datetime import date as _date
+
+    from backend.models.booking import Booking
+    b = Booking.get(booking_id)
+    d = _date.fromisoformat(b.day)
+    when = f"{d.month}月{d.day}日 周{'一二三四五六日'[d.weekday()]} {b.start}"
+    notify.notify(notify.resident_recipient(referral.resident_id), kind="referral_booked",
+                  title="转诊预约已为您挂号",
+                  body=f"{b.subject_name}：家庭医生已为您转诊并预约了{b.facility_name}{b.department} "
+                       f"{when}，请带好身份证和医保卡按时就诊。",
+                  url=f"/booking/{booking_id}", dedupe_key=f"referral_booked#{referral.referral_id}")
 
 
 CLIENT_VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -111,6 +129,11 @@ def _visit_claim(user: CurrentUser, client_visit_id: str | None) -> Uniqueness |
         return Uniqueness.get(_visit_claim_key(user, client_visit_id), consistent_read=True)
     except DoesNotExist:
         return None
+
+
+def visit_recorded(user: CurrentUser, client_visit_id: str) -> bool:
+    """Whether this client id already recorded a follow-up (the outbox reports replays)."""
+    return _visit_claim(user, client_visit_id) is not None
 
 
 def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readings: rules.Readings,
@@ -176,8 +199,14 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                   last_outcome=result.outcome, last_controlled=result.controlled,
                   last_systolic=readings.systolic,
                   last_diastolic=readings.diastolic, visits_year=year, visits_count=count)
+    # county indicators (services.indicators): counted in this visit's transaction
+    tally = Tally()
+    tally.month(resident.village_id, "followups", day=visit)
+    if not (case and case.last_visit and quarter_of(date.fromisoformat(case.last_visit)) == quarter_of(visit)):
+        tally.month(resident.village_id, "followup_cases_q", day=visit)
     try:
         with transaction() as tx:
+            tally.apply(tx)
             tx.save(followup, condition=FollowUp.visit_key.does_not_exist())
             if client_visit_id is not None:
                 tx.save(Uniqueness(_visit_claim_key(user, client_visit_id),
@@ -185,8 +214,9 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                         condition=Uniqueness.key.does_not_exist())
             if referral is not None:
                 tx.save(referral, condition=Referral.referral_id.does_not_exist())
+            sync_log.stamp(tx, user.team_id, [resident_id], f"followup.{disease}")
             if case is None:
-                tx.save(ChronicCase(resident_id, disease, revision=1, **fields),
+                tx.save(ChronicCase(resident_id, disease, revision=1, registered_on=visit.isoformat(), **fields),
                         condition=ChronicCase.disease.does_not_exist())
             else:
                 actions = [getattr(ChronicCase, k).set(v) for k, v in fields.items() if v is not None]
@@ -207,7 +237,14 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                  what=f"followup.{disease}")
     if referral is not None:
         _attach_booking(user, referral)
+    satisfaction.invite(resident_id, url=visit_rating_url(resident_id, followup.visit_key),
+                        what=f"{rules.DISEASES[disease]}随访", dedupe=followup.visit_key)
     return followup, result, referral
+
+
+def visit_rating_url(resident_id: str, visit_key: str) -> str:
+    from urllib.parse import urlencode
+    return "/rate/visit?" + urlencode({"resident": resident_id, "visit": visit_key})
 
 
 def history(user: CurrentUser, resident_id: str) -> dict:
@@ -384,6 +421,7 @@ def refer_up(user: CurrentUser, resident_id: str, *, reason: str, disease: str |
     try:
         with transaction() as tx:
             tx.save(referral, condition=Referral.referral_id.does_not_exist())
+            sync_log.stamp(tx, user.team_id, [resident_id], "referral.up")
             for c in cases:
                 if c.next_due <= due and c.due_key:
                     continue  # already due sooner
@@ -421,6 +459,7 @@ def refer_back(user: CurrentUser, resident_id: str, referral_id: str, *, plan: s
                 Referral.status.set("returned"), Referral.plan.set(plan),
                 Referral.returned_by.set(user.login), Referral.returned_on.set(today.isoformat())],
                 condition=Referral.status == "referred")
+            sync_log.stamp(tx, next((c.team_id for c in cases), None), [resident_id], "referral.down")
             for c in cases:
                 _set_due(tx, c, due, ChronicCase.hidden_until.remove())
     except TransactWriteError as err:

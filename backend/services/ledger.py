@@ -4,21 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.models.base import new_id, transaction, utcnow
 from backend.models.care import ElderVisit
 from backend.models.facility import Facility
-from backend.models.people import Resident
+from backend.models.people import Resident, Uniqueness
 from backend.rules import elderly
 from backend.rules.identity import age_on
-from backend.services import audit
+from backend.services import audit, sync_log
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 from backend.services.contracts import get_team
 
-__all__ = ["LedgerRow", "ledger", "record_elder_visit", "PRIORITY_LABELS"]
+__all__ = ["LedgerRow", "ledger", "record_elder_visit", "recorded_elder_visit", "PRIORITY_LABELS"]
 
 PRIORITY_LABELS = {"hypertension": "高血压", "diabetes": "糖尿病", "poor": "脱贫人口",
                    "disabled": "残疾人", "living_alone": "独居", "bedridden": "卧床",
@@ -96,11 +96,38 @@ def ledger(user: CurrentUser, *, grade: str | None = None, village_id: str | Non
     return rows
 
 
+def _elder_claim_key(user: CurrentUser, client_record_id: str) -> str:
+    return f"eldervisit#{user.login}#{client_record_id}"
+
+
+def recorded_elder_visit(user: CurrentUser, resident_id: str,
+                         client_record_id: str | None) -> ElderVisit | None:
+    """The visit this client id already recorded (an offline outbox replaying), if any."""
+    if not client_record_id:
+        return None
+    try:
+        claim = Uniqueness.get(_elder_claim_key(user, client_record_id), consistent_read=True)
+    except DoesNotExist:
+        return None
+    owner_resident, _, visit_key = claim.owner.partition("|")
+    if owner_resident != resident_id:
+        raise Conflict("该记录编号已用于另一位居民", code="client_record_id_reused")
+    return ElderVisit.get(resident_id, visit_key, consistent_read=True)
+
+
 def record_elder_visit(user: CurrentUser, resident_id: str, *, score: int,
                        flags: list[str] | None = None, note: str | None = None,
-                       visit_date: date | None = None) -> ElderVisit:
-    """The yearly health-management visit: the self-care score grades the person."""
+                       visit_date: date | None = None,
+                       client_record_id: str | None = None) -> ElderVisit:
+    """The yearly health-management visit: the self-care score grades the person.
+
+    With `client_record_id` the claim `eldervisit#<login>#<id>` is written in the same
+    transaction, so a replayed upload returns the stored visit and writes nothing.
+    """
     resident = team_patient(user, resident_id)
+    replay = recorded_elder_visit(user, resident_id, client_record_id)
+    if replay is not None:
+        return replay
     today = local_today()
     visit = visit_date or today
     if visit > today or visit < today - timedelta(days=30):
@@ -123,9 +150,17 @@ def record_elder_visit(user: CurrentUser, resident_id: str, *, score: int,
     try:
         with transaction() as tx:
             tx.save(visit_row, condition=ElderVisit.visit_key.does_not_exist())
+            if client_record_id:
+                tx.save(Uniqueness(_elder_claim_key(user, client_record_id),
+                                   owner=f"{resident_id}|{visit_row.visit_key}"),
+                        condition=Uniqueness.key.does_not_exist())
             tx.save(ElderVisit(resident_id, "latest", **fields))
+            sync_log.stamp(tx, user.team_id, [resident_id], "elder.visit")
     except TransactWriteError as err:
         if condition_failed(err):
+            replay = recorded_elder_visit(user, resident_id, client_record_id)
+            if replay is not None:  # the same upload twice at once: the first one won
+                return replay
             raise Conflict() from None
         raise
     audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",

@@ -1,4 +1,6 @@
-/* CountyCare service worker, release {{ release }}.
+{% if module %}// A module worker (Chromium, Safari 15+): it shares the outbox module with the pages.
+import { syncNow } from "{{ sync_module }}";
+{% endif %}/* CountyCare service worker, release {{ release }}.
  * Precaches the app shell under a versioned cache; a new release installs a new cache
  * and drops the old ones on activate. Pages: network first, the offline shell when the
  * network is gone. Static assets: cache first (their URLs carry the release).
@@ -7,11 +9,14 @@ const RELEASE = "{{ release }}";
 const SHELL_CACHE = "cc-shell-" + RELEASE;
 const OFFLINE_URL = "{{ offline_url }}";
 const PRECACHE = {{ precache | tojson }};
+const DAY_URL = "{{ day_url }}";
+const STYLESHEET = {{ stylesheet | tojson }};
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches.open(SHELL_CACHE)
-      .then((cache) => cache.addAll(PRECACHE))
+      // cache: "reload": never an hour-old copy from the HTTP cache under a new release.
+      .then((cache) => cache.addAll(PRECACHE.map((u) => new Request(u, { cache: "reload" }))))
       .then(() => self.skipWaiting())
   );
 });
@@ -25,15 +30,57 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+/* No form ever lands on the browser's own (English) error page: a form posted without signal
+ * gets a Chinese page that keeps every value typed, ready to send again. */
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+async function offlinePostPage(copy) {
+  let fields = [];
+  try { fields = [...(await copy.formData()).entries()].filter(([, v]) => typeof v === "string"); } catch (err) { fields = []; }
+  const hidden = fields.map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join("");
+  const shown = fields.filter(([k, v]) => v && !["csrf_token", "push_device", "client_visit_id"].includes(k))
+    .map(([, v]) => `<li><div>${escapeHtml(v)}</div></li>`).join("");
+  const back = copy.referrer && new URL(copy.referrer).origin === self.location.origin ? copy.referrer : "/";
+  const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>没有网络 · 县域基层健康服务</title>
+<link rel="stylesheet" href="${STYLESHEET}"></head><body>
+<header class="bar"><a class="brand" href="/">县域健康</a></header><main>
+<section class="card" id="offline-post"><h1>没有网络，这次提交没有发出</h1>
+<p>您填写的内容都在下面，没有丢失。有信号后点「重新提交」即可；不要关闭本页。</p>
+<form method="post" action="${escapeHtml(copy.url)}">${hidden}<button class="btn primary block" type="submit">重新提交</button></form>
+${shown ? `<h2>您填写的内容</h2><ul class="list">${shown}</ul>` : ""}
+<p><a class="btn block" href="${escapeHtml(back)}">返回原页面</a></p>
+<p class="hint">家庭医生：随访和老年人评估请在「<a href="${DAY_URL}">今日工作</a>」中记录，没有信号也能保存在本机。</p>
+</section></main></body></html>`;
+  return new Response(html, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } });
+}
+
+/* The doctor's pages without signal open the day's workspace (it renders from the phone's
+ * own data); every other page gets the offline page, which says what works offline. */
+function offlineFallback(url) {
+  if (url.pathname === DAY_URL || url.pathname.startsWith("/team")) {
+    return caches.match(DAY_URL, { cacheName: SHELL_CACHE }).then((hit) => hit || caches.match(OFFLINE_URL, { cacheName: SHELL_CACHE }));
+  }
+  return caches.match(OFFLINE_URL, { cacheName: SHELL_CACHE });
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && request.mode === "navigate") {
+    const copy = request.clone();
+    event.respondWith(fetch(request).catch(() => offlinePostPage(copy)));
+    return;
+  }
+  if (request.method !== "GET") return;
   if (request.mode === "navigate") {
-    event.respondWith(
-      fetch(request).catch(() => caches.match(OFFLINE_URL, { cacheName: SHELL_CACHE }))
-    );
+    event.respondWith(fetch(request).catch(() => offlineFallback(url)));
+    return;
+  }
+  if (url.pathname === "{{ rules_url }}") {
+    // The rules data: fresh when online, the precached copy offline.
+    event.respondWith(fetch(request).catch(() => caches.match(request, { cacheName: SHELL_CACHE, ignoreSearch: true })));
     return;
   }
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") {
@@ -180,4 +227,15 @@ self.addEventListener("pushsubscriptionchange", (event) => {
       await pushDevice({ device_id: data.device_id, token: data.token });
     }
   })());
+});
+
+/* ---- Offline outbox ----
+ * Background Sync (Chromium only): when the signal returns the browser wakes this worker,
+ * which uploads the signed-in doctor's pending records (the outbox module decides whose).
+ * A failure without signal is rethrown so the browser tries again later. */
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "cc-outbox" || typeof syncNow !== "function") return;
+  event.waitUntil(syncNow({ pushOnly: true }).catch((err) => {
+    if (err && err.code === "offline") throw err;
+  }));
 });

@@ -15,6 +15,7 @@ from backend.rules.booking import CHINA
 from backend.rules.identity import age_on
 from backend.services import notify
 from backend.services.facilities import STAFF_ROLES, get_policy
+from backend.services.indicators import Tally
 
 from . import store
 from .keys import ledger_key
@@ -42,8 +43,12 @@ def mark_attendance(user, booking_id: str, status: str) -> Booking:
     now = store.now()
     if status == "no_show" and int(booking.starts_at) > now:
         raise Conflict("就诊时间未到，不能登记爽约", code="too_early")
+    tally = Tally()  # county indicators, in the same transaction
+    if status == "arrived":
+        tally.month(booking.facility_id, "bookings_attended")
     try:
         with transaction() as tx:
+            tally.apply(tx)
             tx.update(booking, actions=[Booking.status.set(status), Booking.changed_at.set(utcnow()),
                                         Booking.changed_by.set(user.login)],
                       condition=Booking.status == "booked")
@@ -56,6 +61,11 @@ def mark_attendance(user, booking_id: str, status: str) -> Booking:
     booking.status = status
     if status == "no_show":
         _apply_noshow(booking, now)
+    else:
+        from backend.services import satisfaction
+        satisfaction.invite(booking.subject_id, url=f"/rate/booking/{booking.booking_id}",
+                            what=f"{booking.facility_name}{booking.department}就诊",
+                            dedupe=booking.booking_id)
     return booking
 
 

@@ -1,10 +1,12 @@
 // Web Push on this device: subscribe / unsubscribe from settings, the unread badge, and
 // `offerPush()` for flows where asking makes sense (e.g. right after booking).
 // It does not import app.js (that URL carries the release; a second copy would run twice):
-// app.js hands its `api` helper over with `bind(api)`.
+// app.js hands its `api` and `personMessage` helpers over with `bind(api, personMessage)`.
 let api = async () => { throw new Error("push.js: bind(api) first"); };
 
-export function bind(apiHelper) { api = apiHelper; }
+let personMessage = (err) => String(err?.message || "");
+
+export function bind(apiHelper, messageHelper) { api = apiHelper; personMessage = messageHelper; }
 
 const DEVICE_KEY = "cc-push-device"; // set while this browser is subscribed (the token lives in the SW)
 
@@ -106,7 +108,7 @@ export async function initSettings() {
   const list = document.getElementById("push-devices");
   if (!enable || !list) return;
   const say = (text) => { status.textContent = text; status.hidden = !text; };
-  try { await renderDevices(list); } catch (err) { say(err.message); }
+  try { await renderDevices(list); } catch (err) { say(personMessage(err)); }
   if (!pushSupported()) {
     say("此浏览器不支持推送通知（如微信内置浏览器），通知会保存在「消息」中。");
     return;
@@ -120,14 +122,14 @@ export async function initSettings() {
     enable.addEventListener("click", async () => {
       enable.disabled = true;
       try { await enablePush(); say("已开启，这台手机会收到通知。"); }
-      catch (err) { say(err.message); }
+      catch (err) { say(personMessage(err)); }
       enable.disabled = false;
       await initSettings();
     });
     disable.addEventListener("click", async () => {
       disable.disabled = true;
       try { await disablePush(); say("已关闭这台手机的通知，消息仍会保存在「消息」中。"); }
-      catch (err) { say(err.message); }
+      catch (err) { say(personMessage(err)); }
       disable.disabled = false;
       await initSettings();
     });
@@ -147,7 +149,7 @@ export function offerPush(container) {
   yes.textContent = "开启提醒";
   yes.addEventListener("click", async () => {
     try { await enablePush(); p.textContent = "已开启。"; yes.remove(); }
-    catch (err) { p.textContent = err.message; }
+    catch (err) { p.textContent = personMessage(err); }
   });
   card.append(p, yes);
   container.append(card);
