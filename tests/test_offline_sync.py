@@ -161,7 +161,7 @@ def test_bad_records_are_answered_one_by_one_and_the_rest_stored(doctor, person,
     admin = person.__class__(app, app.test_client())
     admin.login_staff("admin-twp-04")
     seen = admin.client.get("/api/sync/devices").get_json()["held"]
-    assert any(h["resident_name"] == gone.name and h["reason"] == "not_contracted_to_team" for h in seen)
+    assert any(h["resident_name"] == gone.name and h["reason"] == "not_found_or_not_permitted" for h in seen)
 
 
 def test_more_than_a_batch_is_refused_whole(doctor):

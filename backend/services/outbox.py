@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_RECORDS = 50          # per request: 1,000 records are 20 requests, well inside 6 MB
 STORED, ALREADY, REFUSED, HELD, RETRY = "stored", "already_stored", "refused", "held", "retry"
 # Codes that mean "this person is not (or no longer) on your team": keep it for the centre.
-NOT_ON_TEAM = {"not_contracted_to_team", "not_found"}
+NOT_ON_TEAM = {"not_found_or_not_permitted", "not_found"}
 CONTENTION_RETRIES = 3
 
 
