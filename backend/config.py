@@ -48,6 +48,9 @@ class Config:
     # The secret in the receipt callback's URL (SSM sms-callback-token): neither provider
     # signs its HTTP receipt push, so the URL configured in its console carries one.
     sms_callback_token: str = field(default_factory=lambda: _env("COUNTYCARE_SMS_CALLBACK_TOKEN", ""))
+    # Daily text budgets when the county has not set its own (`CountyTextBudget`).
+    sms_county_daily_default: int = field(default_factory=lambda: int(_env("COUNTYCARE_SMS_COUNTY_DAILY", "2000")))
+    sms_person_daily_default: int = 5
     sms_timeout_seconds: float = 5.0
     sms_attempts: int = 3
     sms_backoff_seconds: float = 0.5

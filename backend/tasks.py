@@ -106,6 +106,13 @@ def contract_renewals() -> dict:
     return {"expired": expire_contracts(today), "reminded": send_renewal_reminders(today)}
 
 
+# ---- the notice ladder (issue 11) ------------------------------------------------------
+@scheduled("rate(1 minute)", "必达通知（候补号源、停诊、转诊预约）推送未在时限内确认的，改发短信（每条最多一次）")
+def escalate_notices() -> dict:
+    from backend.services import ladder
+    return ladder.run_due()
+
+
 # ---- county indicators (issue 13) ---------------------------------------------------------
 @scheduled("cron(30 17 * * ? *)", "每天凌晨1点半（北京时间）汇总本月与时间有关的指标（按键遍历，可重复运行）")
 def indicators_nightly() -> dict:

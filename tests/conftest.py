@@ -71,7 +71,7 @@ class Browserless:
         html = self.client.get(path).get_data(as_text=True)
         return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 
-    def login_resident(self, phone: str, address: str | None = None) -> dict:
+    def login_resident(self, phone: str, address: str | None = None, *, consent: bool = True) -> dict:
         address = address or f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.1"
         env = {"REMOTE_ADDR": address}
         token = self.csrf()
@@ -82,7 +82,16 @@ class Browserless:
         r = self.client.post("/api/auth/login", json={"phone": phone, "code": code},
                              headers={"X-CSRF-Token": token}, environ_base=env)
         assert r.status_code == 200, r.get_json()
-        return self.client.get("/api/me").get_json()
+        me = self.client.get("/api/me").get_json()
+        if consent:  # what a resident does at first login (the privacy notice, separate consent)
+            from backend.rules.privacy import PRIVACY_VERSION
+            state = self.client.get("/api/privacy/consent").get_json()["state"]
+            if state != "granted":
+                r = self.client.post("/api/privacy/consent", json={
+                    "version": PRIVACY_VERSION, "notice_read": True, "health_data": True},
+                    headers={"X-CSRF-Token": me["csrf_token"]})
+                assert r.status_code == 200, r.get_json()
+        return me
 
     def login_staff(self, username: str, password: str | None = None) -> dict:
         from infra.seed import DEMO_PASSWORD

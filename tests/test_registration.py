@@ -146,3 +146,30 @@ def test_only_the_villages_own_centre_handles_it(client, person, demo, minor):
     client.post("/logout", data={"csrf_token": token})
     person.login_resident(demo.demo_resident["phone"])
     assert client.get("/api/registration-requests").status_code == 403
+
+
+def test_no_record_yet_staff_create_one_and_the_resident_is_told(app, client, person, demo):
+    from infra.seed import make_id_number
+    from datetime import date
+    id_number = make_id_number(date(1988, 3, 4), random.randrange(500, 999), True)
+    village = next(f for f in demo.facilities if f["kind"] == "village")
+    phone = _fresh_phone()
+    newcomer = {"name": "王建国", "id_number": id_number, "village_id": village["facility_id"]}
+    assert "申请已提交" in _submit(client, person, newcomer, phone).get_data(as_text=True)
+    [req] = list(RegistrationRequest.query(village["parent_id"],
+                                           filter_condition=RegistrationRequest.phone == phone))
+    person.login_staff(f"admin-{village['parent_id']}")
+    token = person.page_csrf("/registrations")
+    page = client.get("/registrations").get_data(as_text=True)
+    assert "为其建档并短信通知" in page and "未找到身份证号相同的健康档案" in page
+    texts = app.extensions["code_sender"].provider.messages
+    before = len(texts)
+    r = client.post(f"/registrations/{req.request_id}/create", data={"csrf_token": token})
+    assert r.status_code == 303 and "done=created" in r.location
+    account = Account.get(f"m:{phone}")
+    created = Resident.get(account.resident_id)
+    assert (created.id_number, created.name, created.phone, created.village_id) == \
+        (id_number, "王建国", phone, village["facility_id"])
+    assert [t["params"] for t in texts[before:] if t["phone"] == phone] == [{"name": "王建国"}]
+    again = client.post(f"/api/registration-requests/{req.request_id}/create", headers={"X-CSRF-Token": token})
+    assert again.status_code == 409

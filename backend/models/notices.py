@@ -11,7 +11,7 @@ __all__ = ["Notice", "Delivery"]
 
 class Delivery(MapAttribute):
     channel = UnicodeAttribute()   # inbox, webpush, sms ...
-    status = UnicodeAttribute()    # delivered, failed, held
+    status = UnicodeAttribute()    # delivered, failed, held; sms also sent, skipped
     at = UTCDateTimeAttribute()
     detail = UnicodeAttribute(null=True)
 
@@ -36,3 +36,8 @@ class Notice(BaseModel):
     created_at = UTCDateTimeAttribute()
     read_at = UTCDateTimeAttribute(null=True)
     deliveries = ListAttribute(of=Delivery, default=list)
+    # The notice ladder (backend.services.ladder): at most one text per notice, claimed by
+    # a conditional write (claimed → sent / skipped / failed / no_phone).
+    text_state = UnicodeAttribute(null=True)
+    # A copy sent to a relative or the family doctor's team: whom the notice is about.
+    about = UnicodeAttribute(null=True)

@@ -1,6 +1,8 @@
 """The in-app inbox: every notice a person got, with an unread badge and mark-as-read."""
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, url_for
@@ -10,22 +12,22 @@ from backend.errors import NotFound
 from backend.models.base import utcnow
 from backend.models.notices import Notice
 from backend.rules import notices as rules
+from backend.rules import texts as texts_rules
 from backend.security import current_user, require
 from backend.services import notify
 
 bp = Blueprint("notices", __name__)
 
-KIND_LABELS = {
-    "slot_offer": "号源释放",
-    "appointment_reminder": "就诊提醒",
-    "vaccine_due": "疫苗接种",
-    "followup_due": "随访提醒",
-    "noshow_warning": "未到诊提醒",
-    "booking_paused": "预约暂停",
-    "contract_renewal": "签约续约",
-}
+KIND_LABELS = texts_rules.NOTICE_LABELS   # one list of kinds and their Chinese labels
 CHANNEL_LABELS = {"inbox": "站内消息", "webpush": "手机推送", "sms": "短信"}
-STATUS_LABELS = {"delivered": "已送达", "failed": "未送达", "held": "夜间暂缓"}
+STATUS_LABELS = {"delivered": "已送达", "failed": "未送达", "held": "夜间暂缓", "sent": "已发出",
+                 "skipped": "未发送"}
+# What became of a waitlist offer, shown instead of its old deadline.
+OFFER_STATES = {"booked": ("已确认预约", "您已确认这个号源，预约成功。"),
+                "expired": ("已过期", "这个号源未在时限内确认，已顺延给下一位。"),
+                "declined": ("已放弃", "您已放弃这个号源。"),
+                "left": ("已退出候补", "您已退出候补。"),
+                "closed": ("已停诊", "当天停诊，候补已结束。")}
 
 
 class NoticeOut(api.Schema):
@@ -36,6 +38,8 @@ class NoticeOut(api.Schema):
     body: str
     url: str
     urgent: bool
+    state: str | None = None
+    reached: str
     created_at: str
     created_local: str
     created_relative: str
@@ -61,11 +65,54 @@ def _safe_url(url: str) -> str:
     return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else "/notices"
 
 
-def _serialise(n: Notice, now=None) -> dict:
+def _reached(n: Notice) -> str:
+    """The channel that reached the person, in their words."""
+    ds = n.deliveries or []
+    if any(d.channel == "sms" and d.status == "delivered" for d in ds):
+        return "短信已送达"
+    if any(d.channel == "webpush" and d.status == "delivered" for d in ds):
+        return "手机推送已送达"
+    if any(d.channel == "sms" and d.status == "sent" for d in ds):
+        return "短信已发出"
+    return "站内消息"
+
+
+_OFFER_URL = re.compile(r"^/booking/offer\?list=([^&]{1,200})&entry=([A-Za-z0-9_-]{1,64})$")
+
+
+def _offer_key(n: Notice) -> tuple[str, str] | None:
+    # The list key holds '#' (unescaped in the stored url), so the url is read as text.
+    m = _OFFER_URL.match(n.url or "") if n.kind == "slot_offer" else None
+    return (unquote(m.group(1)), m.group(2)) if m else None
+
+
+def _offer_entries(notices: list[Notice]) -> dict:
+    """The waitlist entries behind offer notices (one BatchGet), keyed by (list, entry)."""
+    from backend.models.booking import WaitlistEntry
+    keys = {k for k in map(_offer_key, notices) if k}
+    if not keys:
+        return {}
+    return {(e.list_key, e.entry_id): e for e in WaitlistEntry.batch_get(sorted(keys))}
+
+
+def _offer_state(n: Notice, entries: dict) -> tuple[str, str] | None:
+    if n.kind != "slot_offer" or not entries:
+        return None
+    entry = entries.get(_offer_key(n))
+    if entry is None:
+        return None
+    if entry.status == "offered" and entry.offer_state == "offered":
+        return None   # still open: the deadline in the text is true
+    return OFFER_STATES.get(entry.status)
+
+
+def _serialise(n: Notice, now=None, entries: dict | None = None) -> dict:
     now = now or utcnow()
+    state = _offer_state(n, entries or {})
     return {
-        "notice_id": n.notice_id, "kind": n.kind, "kind_label": KIND_LABELS.get(n.kind, "通知"),
-        "title": n.title, "body": n.body, "url": _safe_url(n.url), "urgent": n.urgent == "1",
+        "notice_id": n.notice_id, "kind": n.kind, "kind_label": texts_rules.label_for(n.kind),
+        "title": n.title, "body": state[1] if state else n.body, "url": _safe_url(n.url),
+        "state": state[0] if state else None, "reached": _reached(n), "urgent": n.urgent == "1",
         "created_at": n.created_at.isoformat(),
         "created_local": n.created_at.astimezone(ZoneInfo(_tz())).strftime("%m月%d日 %H:%M"),
         "created_relative": rules.relative_time(n.created_at, now, _tz()),
@@ -105,7 +152,8 @@ def _unread_badge():
 def inbox_page():
     now = utcnow()
     stored = notify.inbox(_recipient(), limit=notify.INBOX_LIMIT)
-    notices = [_serialise(n, now) for n in stored]
+    entries = _offer_entries(stored)
+    notices = [_serialise(n, now, entries) for n in stored]
     unread = sum(1 for n in notices if not n["read"])
     g.unread_notices = unread  # the header badge reuses this count
     days = rules.group_by_day(list(zip(stored, notices)), lambda pair: pair[0].created_at,
@@ -138,7 +186,9 @@ def read_all_form():
 @require()
 @api.describe(summary="我的消息（最新在前）", response=InboxOut, tags=["通知"])
 def api_inbox():
-    notices = [_serialise(n) for n in notify.inbox(_recipient(), limit=notify.INBOX_LIMIT)]
+    stored = notify.inbox(_recipient(), limit=notify.INBOX_LIMIT)
+    entries = _offer_entries(stored)
+    notices = [_serialise(n, entries=entries) for n in stored]
     return jsonify(unread=sum(1 for n in notices if not n["read"]), notices=notices)
 
 

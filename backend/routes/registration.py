@@ -124,6 +124,19 @@ def match_form(request_id: str):
                     code=303)
 
 
+@bp.post("/registrations/<request_id>/create")
+@require("township_admin")
+def create_form(request_id: str):
+    try:
+        r = registration.create(current_user(), request_id)
+    except AppError as err:
+        items = [_serialise(i) for i in registration.queue(current_user())]
+        return make_response(render_template("registrations.html", items=items,
+                                             error=err.message), err.status)
+    return redirect(url_for("registration.queue_page", done="created" if r.told == "sent" else "matched_untold"),
+                    code=303)
+
+
 @bp.post("/registrations/<request_id>/decline")
 @require("township_admin")
 def decline_form(request_id: str):
@@ -154,6 +167,13 @@ def _one(r) -> dict:
 @api.body(MatchIn, summary="将登记申请匹配到已有健康档案并短信通知居民", response=RequestOut, tags=["登记"])
 def api_match(data: MatchIn, request_id: str):
     return jsonify(_one(registration.match(current_user(), request_id, data.resident_id)))
+
+
+@bp.post("/api/registration-requests/<request_id>/create")
+@require("township_admin")
+@api.describe(summary="没有健康档案：为申请人建档（新家庭户）并短信通知", response=RequestOut, tags=["登记"])
+def api_create(request_id: str):
+    return jsonify(_one(registration.create(current_user(), request_id)))
 
 
 @bp.post("/api/registration-requests/<request_id>/decline")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 __all__ = ["TEMPLATE_PARAMS", "check_params", "InvalidParams", "REASONS", "reason_for",
            "ALIBABA_REASONS", "TENCENT_REASONS", "Ladder", "LADDER", "ladder_for",
            "NOTICE_LABELS", "label_for", "is_must_arrive", "RETRYABLE_REASONS",
-           "receipt_status"]
+           "receipt_status", "parse_receipts", "TEAM_KNOWS"]
 
 # What each kind of text carries. Notices carry only their Chinese label: health details
 # stay in the app (a text is read on a lock screen, often on a shared phone).
@@ -141,10 +141,54 @@ NOTICE_LABELS: dict[str, str] = {
     "noshow_warning": "未到诊提醒",
     "booking_paused": "预约暂停",
     "contract_renewal": "签约续约",
+    "contract_signed": "签约生效",
+    "contract_offer": "签约确认",
     "registration": "登记结果",
     "consent": "隐私授权",
 }
 
 
+# Kinds the family doctor's team is not copied on for a resident without a phone: the team
+# caused them (a contract it signed or offered) or already has them in its own lists.
+TEAM_KNOWS = frozenset({"contract_signed", "contract_offer", "contract_renewal", "followup_due"})
+
+
 def label_for(kind: str) -> str:
     return NOTICE_LABELS.get(kind, "通知")
+
+
+# ---- delivery receipts (the providers' HTTP push formats) ---------------------------------
+
+def _china_time(text: str):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    try:
+        return datetime.strptime(text or "", "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=ZoneInfo("Asia/Shanghai"))
+    except ValueError:
+        return None
+
+
+def parse_receipts(provider: str, body) -> list[tuple[str, bool, str, object]]:
+    """[(provider message id, delivered, status code, time or None)]; junk entries dropped.
+
+    Alibaba (SmsReport): [{"biz_id", "success", "err_code", "report_time", ...}]
+    Tencent: [{"sid", "report_status": "SUCCESS"|"FAIL", "errmsg", "user_receive_time"}]
+    """
+    if not isinstance(body, list):
+        raise ValueError("a receipt push is a JSON array")
+    out = []
+    for item in body[:500]:
+        if not isinstance(item, dict):
+            continue
+        if provider == "alibaba":
+            mid, ok = item.get("biz_id"), item.get("success")
+            code, at = item.get("err_code"), item.get("report_time")
+        elif provider == "tencent":
+            mid, ok = item.get("sid"), item.get("report_status") == "SUCCESS"
+            code, at = item.get("errmsg"), item.get("user_receive_time")
+        else:
+            raise ValueError("unknown provider")
+        if isinstance(mid, str) and 0 < len(mid) <= 64 and isinstance(ok, bool):
+            out.append((mid, ok, str(code or "")[:40], _china_time(str(at or ""))))
+    return out

@@ -69,6 +69,22 @@ def _attach_booking(user: CurrentUser, referral: Referral) -> None:
     ref = referral_booking(user, referral)
     if ref:
         referral.update(actions=[Referral.booking_ref.set(ref)])
+        _tell_referral_booked(referral, ref)
+
+
+def _tell_referral_booked(referral: Referral, booking_id: str) -> None:
+    """The patient referred up learns of the hospital appointment made for them (once)."""
+    from datetime import date as _date
+
+    from backend.models.booking import Booking
+    b = Booking.get(booking_id)
+    d = _date.fromisoformat(b.day)
+    when = f"{d.month}月{d.day}日 周{'一二三四五六日'[d.weekday()]} {b.start}"
+    notify.notify(notify.resident_recipient(referral.resident_id), kind="referral_booked",
+                  title="转诊预约已为您挂号",
+                  body=f"{b.subject_name}：家庭医生已为您转诊并预约了{b.facility_name}{b.department} "
+                       f"{when}，请带好身份证和医保卡按时就诊。",
+                  url=f"/booking/{booking_id}", dedupe_key=f"referral_booked#{referral.referral_id}")
 
 
 CLIENT_VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

@@ -54,6 +54,48 @@ class NoticeRequest:
     url: str = "/notices"
     urgent: bool = False
     dedupe_key: str | None = None
+    about: str | None = None   # set on the copies for carers: the resident it is about
+
+
+def _with_carers(requests: list[NoticeRequest]) -> list[NoticeRequest]:
+    """The requests, then a copy of each one about a resident without a phone for each
+    relative they authorised (`ProxyGrant` by-subject) and each member of their family
+    doctor's team. A copy keeps the original's dedupe key, so a relative who was also told
+    directly (e.g. as the booker) gets the notice once."""
+    from backend.models.facility import Team
+    from backend.models.people import ProxyGrant, Resident
+    from backend.rules.texts import TEAM_KNOWS
+
+    ids = sorted({r.recipient[4:] for r in requests if r.recipient.startswith("res:") and not r.about})
+    if not ids:
+        return requests
+    found = {p.resident_id: p for p in Resident.batch_get(
+        ids, attributes_to_get=["resident_id", "phone", "team_id", "name"])}
+    phoneless = {i: p for i, p in found.items() if not p.phone}
+    if not phoneless:
+        return requests
+    carers: dict[str, list[str]] = {}
+    teams: dict[str, list[str]] = {}
+    for rid, person in phoneless.items():
+        carers[rid] = [resident_recipient(g.proxy_id) for g in ProxyGrant.by_subject.query(rid)]
+        if person.team_id and person.team_id not in teams:
+            try:
+                teams[person.team_id] = [m.login for m in Team.get(person.team_id).members]
+            except Team.DoesNotExist:
+                teams[person.team_id] = []
+    out = list(requests)
+    for r in requests:
+        rid = r.recipient[4:] if r.recipient.startswith("res:") else None
+        person = phoneless.get(rid or "")
+        if person is None:
+            continue
+        title = r.title if person.name in r.title else f"{person.name}：{r.title}"
+        team = [] if r.kind in TEAM_KNOWS else teams.get(person.team_id or "", [])
+        for carer in dict.fromkeys(carers[rid] + team):
+            if carer != r.recipient:
+                out.append(NoticeRequest(carer, r.kind, title, r.body, r.url, r.urgent,
+                                         r.dedupe_key, about=rid))
+    return out
 
 
 def resident_recipient(resident_id: str) -> str:
@@ -79,11 +121,15 @@ def notify_many(requests: list[NoticeRequest], *, concurrency: int = 8) -> list[
 
     Results are in the order of `requests`; None where the dedupe key was already used.
     Channels with `deliver_many` get the whole batch at once (bounded concurrency inside).
+    A notice to a resident without a phone is also sent to the relatives they authorised
+    and to their family doctor's team (`_with_carers`), whoever calls.
     """
+    original = len(requests)
     now = utcnow()
+    requests = _with_carers(requests)
     notices = [Notice(r.recipient, new_id(), kind=r.kind, title=r.title[:60],
                       body=r.body[:400], url=r.url, urgent="1" if r.urgent else "0",
-                      created_at=now,
+                      created_at=now, about=r.about,
                       deliveries=[Delivery(channel="inbox", status="delivered", at=now)])
                for r in requests]
     plain = [n for n, r in zip(notices, requests) if not r.dedupe_key]
@@ -100,14 +146,30 @@ def notify_many(requests: list[NoticeRequest], *, concurrency: int = 8) -> list[
     skipped = {n.notice_id for n, ok in claimed if not ok}
     stored = [n for n in notices if n.notice_id not in skipped]
 
+    # Someone who withdrew consent to health data gets notices in the inbox only.
+    from backend.services.privacy import withdrawn_among
+    quiet = withdrawn_among(sorted({n.recipient[4:] for n in stored if n.recipient.startswith("res:")}))
+    reach = [n for n in stored if n.recipient[4:] not in quiet or not n.recipient.startswith("res:")]
     extra: dict[str, list[Delivery]] = {}
     for channel in CHANNELS:
-        for notice_id, delivery in _offer(channel, stored).items():
+        for notice_id, delivery in _offer(channel, reach).items():
             if delivery is not None:
                 extra.setdefault(notice_id, []).append(delivery)
     by_id = {n.notice_id: n for n in stored}
     _parallel(lambda item: record_deliveries(by_id[item[0]], item[1]), list(extra.items()), concurrency)
-    return [None if n.notice_id in skipped else n for n in notices]
+    # Must-arrive kinds climb the ladder: a text where push could not deliver (now or later).
+    # Like any channel, a failing ladder never loses the stored notices.
+    from flask import has_app_context
+
+    from backend.services import ladder
+    if has_app_context():
+        try:
+            ladder.after_channels(reach, extra, now)
+        except Exception:
+            log.exception("notice ladder failed for a batch of %d", len(reach))
+    elif any(ladder.rules.is_must_arrive(n.kind) for n in reach):
+        log.error("notify outside the app: must-arrive notices get no text fallback")
+    return [None if n.notice_id in skipped else n for n in notices][:original]
 
 
 def _store_once(notice: Notice, dedupe_key: str) -> tuple[Notice, bool]:

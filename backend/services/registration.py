@@ -5,6 +5,8 @@
     queue(user)                township staff: their centre's pending requests + candidates
     match(user, id, resident)  link the phone to the existing record (account + phone, one
                                transaction), then tell the resident by text
+    create(user, id)           no record yet: register one (`registry.register_resident`,
+                               doctor's 建档), then link and tell as for a match
     decline(user, id)          tell the resident to come in person; the claim is released
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ from backend.models.registration import RegistrationRequest
 from backend.rules.identity import InvalidIdentityNumber, is_mobile, parse_identity_number
 from backend.services import audit, ratelimit
 
-__all__ = ["villages", "submit", "queue", "match", "decline", "QueueItem", "get_request"]
+__all__ = ["villages", "submit", "queue", "match", "create", "decline", "QueueItem", "get_request"]
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,14 @@ _villages_cache: dict = {}
 
 def villages() -> list[tuple[str, list[Facility]]]:
     """[(township centre name, its village clinics)] for every county; cached 5 minutes."""
+    from backend.services import places
     if _villages_cache.get("until", 0) > time.time():
         return _villages_cache["value"]
     out = []
     for county in Facility.by_parent.query("root"):
         for centre in Facility.by_parent.query(county.facility_id):
-            if centre.kind not in ("township", "community"):
-                continue
-            clinics = [f for f in Facility.by_parent.query(centre.facility_id) if f.kind == "village"]
-            if clinics:
-                out.append((centre.name, sorted(clinics, key=lambda f: f.name)))
+            if centre.kind in ("township", "community") and (clinics := places.villages_of(centre.facility_id)):
+                out.append((centre.name, clinics))
     _villages_cache.update(value=out, until=time.time() + 300)
     return out
 
@@ -116,8 +116,9 @@ def queue(user, limit: int = 50) -> list[QueueItem]:
                                              limit=limit))
     if not pending:
         return []
-    owners = {u.key[len("idno#"):]: u.owner
-              for u in Uniqueness.batch_get([f"idno#{r.id_number}" for r in pending])}
+    from backend.services.residents import id_number_claim
+    claims = {id_number_claim(r.id_number): r.id_number for r in pending}
+    owners = {claims[u.key]: u.owner for u in Uniqueness.batch_get(sorted(claims))}
     residents = {r.resident_id: r for r in Resident.batch_get(sorted(set(owners.values())))}
     accounts = {a.login for a in Account.batch_get(sorted({f"m:{r.phone}" for r in pending}),
                                                    attributes_to_get=["login"])}
@@ -125,7 +126,7 @@ def queue(user, limit: int = 50) -> list[QueueItem]:
     for r in pending:
         candidate = residents.get(owners.get(r.id_number, ""))
         if candidate is not None:
-            audit.record(actor=user.login, actor_role=user.role, subject_id=candidate.resident_id,
+            audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=candidate.resident_id,
                          action="read", what="registration.candidate")
         items.append(QueueItem(r, candidate, f"m:{r.phone}" in accounts))
     return items
@@ -162,10 +163,27 @@ def match(user, request_id: str, resident_id: str) -> RegistrationRequest:
         raise NotFound("找不到该居民", code="resident_not_found") from None
     if resident.id_number != request.id_number:
         raise ValidationFailed("身份证号与该健康档案不一致，不能匹配", code="id_number_mismatch")
+    return _link(user, request, resident, "matched")
+
+
+def create(user, request_id: str) -> RegistrationRequest:
+    """No health record has this identity number: register the person in a new household
+    of the chosen village (idempotent by the request id), then link the phone and tell them."""
+    from backend.services.registry import register_resident
+    request = get_request(user, request_id)
+    if request.status != "pending":
+        raise Conflict("该申请已处理", code="request_handled")
+    resident = register_resident(user, id_number=request.id_number, name=request.name, phone=None,
+                                 village_id=request.village_id,
+                                 request_id=f"regreq-{request.request_id}")
+    return _link(user, request, resident, "created")
+
+
+def _link(user, request: RegistrationRequest, resident: Resident, outcome: str) -> RegistrationRequest:
     now = utcnow()
     try:
         with transaction() as tx:
-            tx.update(request, actions=[RegistrationRequest.status.set("matched"),
+            tx.update(request, actions=[RegistrationRequest.status.set(outcome),
                                         RegistrationRequest.resident_id.set(resident.resident_id),
                                         RegistrationRequest.handled_by.set(user.login),
                                         RegistrationRequest.handled_at.set(now)],
@@ -181,8 +199,8 @@ def match(user, request_id: str, resident_id: str) -> RegistrationRequest:
         if 0 in failed_items(err):  # PynamoDB orders saves (the account) before updates
             raise Conflict("该手机号已用于另一位居民的账号，请与居民核实号码", code="phone_in_use") from None
         raise Conflict("该申请已处理", code="request_handled") from None
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident.resident_id,
-                 action="write", what="registration.match")
+    audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=resident.resident_id,
+                 action="write", what=f"registration.{outcome}")
     told = _tell(request, "registration_done")
     request.update(actions=[RegistrationRequest.told.set(told)])
     return request

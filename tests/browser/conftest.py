@@ -60,6 +60,11 @@ def login_resident(page, base_url: str, app, phone_number: str) -> None:
     code = app.extensions["code_sender"].last_code(phone_number)
     page.fill('input[name="code"]', code)
     page.click('form[action="/login/resident"] button[type="submit"]')
+    page.wait_for_load_state()
+    if "/privacy/consent" in page.url:   # first login: the privacy notice and separate consent
+        page.check('input[name="notice_read"]')
+        page.check('input[name="health_data"]')
+        page.click("text=同意并继续")
     page.wait_for_url(f"{base_url}/")
 
 
