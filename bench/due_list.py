@@ -28,7 +28,7 @@ def seed(residents: int) -> dict:
     from backend.models.account import Account
     from backend.models.base import utcnow
     from backend.models.care import ChronicCase, Contract
-    from backend.models.facility import Facility, Team, TeamMember
+    from backend.models.facility import Facility, Team, TeamMember, TeamMembership
     from backend.models.people import Resident
     from backend.services.auth import hash_password
     from backend.services.care_common import local_today
@@ -42,7 +42,8 @@ def seed(residents: int) -> dict:
     Team(TEAM, facility_id=TOWNSHIP, name="基准家庭医生队", members=[
         TeamMember(login="s:benchdoc", name="基准医生", role="gp", phone="13800000000")]).save()
     Account("s:benchdoc", role="doctor", display_name="基准医生", facility_id=TOWNSHIP,
-            team_id=TEAM, password_hash=hash_password("Bench-2026-pass"), created_at=now).save()
+            password_hash=hash_password("Bench-2026-pass"), created_at=now).save()
+    TeamMembership("s:benchdoc", team_id=TEAM, facility_id=TOWNSHIP).save()
     cases = 0
     with Resident.batch_write() as rb, Contract.batch_write() as cb, ChronicCase.batch_write() as kb:
         for i in range(residents):
