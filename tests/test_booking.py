@@ -124,6 +124,8 @@ def holds_of(subject_id: str, facility_id: str, department: str) -> dict:
     ({"online_pct": 50}, "online_share_too_low"),
     ({"department": "不存在科室"}, "unknown_department"),
     ({"session": "evening", "start": "18:00", "end": "22:00", "weekdays": [0]}, "evening_length"),
+    ({"session": "day", "start": "18:00", "end": "23:00", "weekdays": [0]}, "evening_too_late"),
+    ({"session": "day", "start": "16:00", "end": "18:00", "weekdays": [5]}, "evening_weekdays"),
     ({"start": "25:00"}, "validation_failed"),
     ({"weekdays": "周一"}, "validation_failed"),
 ])
