@@ -92,6 +92,17 @@ class World:
     def fresh(self, s: Slot) -> Slot:
         return Slot.get(s.bucket, s.start_key, consistent_read=True)
 
+    def clients(self, n: int) -> tuple[list, str]:
+        """`n` test clients on the current session (one per thread) and its CSRF token."""
+        cookie = self.client.get_cookie("cc_session")
+        token = self.client.get("/api/me").get_json()["csrf_token"]
+        out = []
+        for _ in range(n):
+            c = self.app.test_client()
+            c.set_cookie("cc_session", cookie.value)
+            out.append(c)
+        return out, token
+
     def book(self, slot_id, subject_id=None, request_id=None):
         body = {"slot_id": slot_id, "client_request_id": request_id or rid()}
         if subject_id:
@@ -198,14 +209,13 @@ def test_admin_overview_shows_shares_duty_and_the_unconfirmed_year(w):
     assert "不达标" in page and "线上占比" in page
 
 
-def test_admin_enters_an_unknown_years_arrangement_and_the_warning_goes(w):
+def test_the_county_enters_an_unknown_years_arrangement_and_the_warning_goes(w):
     from backend.models.booking import HolidayArrangement
-    f = w.facility()
-    w.as_admin(f)
+    w.person.login_staff("county")
     year = 2029
     bad = w.post("/api/admin/holidays", {"year": year, "holidays": [{"day": "2030-01-01", "name": "元旦"}]})
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "wrong_year"
-    assert list(HolidayArrangement.query(str(year))) == []
+    assert [h for h in HolidayArrangement.query(str(year)) if h.day == "2030-01-01"] == []
     known = w.post("/api/admin/holidays", {"year": 2026, "holidays": [{"day": "2026-01-01", "name": "元旦"}]})
     assert known.get_json()["error"]["code"] == "year_known"
     ok = w.post("/api/admin/holidays", {"year": year, "holidays": [{"day": "2029-01-01", "name": "元旦"}],
@@ -214,6 +224,29 @@ def test_admin_enters_an_unknown_years_arrangement_and_the_warning_goes(w):
     assert year not in [x["year"] for x in schedules.calendar_warnings(date(year, 3, 1))]
     infos = {i.day: i for i in schedules.calendar_days(date(2029, 1, 1), 40)}
     assert infos[date(2029, 1, 1)].kind == "holiday" and infos[date(2029, 2, 3)].adjusted
+
+
+@pytest.mark.parametrize("kind", ["township", "hospital"])
+def test_a_centre_admin_cannot_redefine_the_county_calendar(w, kind):
+    """The official arrangement is the county's: a centre closes its own days (停诊) instead."""
+    from backend.models.booking import HolidayArrangement
+    w.person.login_staff("county")
+    assert w.post("/api/admin/holidays", {"year": 2029, "holidays": [{"day": "2029-01-01", "name": "元旦"}]}
+                  ).status_code == 201
+    before = {(h.day, h.kind, h.entered_by) for h in HolidayArrangement.query("2029")}
+    f = w.facility(kind=kind)
+    w.as_admin(f)
+    for body in ({"year": 2029, "holidays": [{"day": "2029-05-06", "name": "本院假"}], "workdays": ["2029-01-01"]},
+                 {"year": 2032, "holidays": [{"day": "2032-01-02", "name": "元旦"}]}):
+        r = w.post("/api/admin/holidays", body)
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "county_calendar_only"
+        assert "停诊" in r.get_json()["error"]["message"]
+    assert {(h.day, h.kind, h.entered_by) for h in HolidayArrangement.query("2029")} == before
+    assert [h for h in HolidayArrangement.query("2032") if h.entered_by == f"s:adm-{f.facility_id}"] == []
+    assert {i.day: i for i in schedules.calendar_days(date(2029, 1, 1), 1)}[date(2029, 1, 1)].kind == "holiday"
+    # The centre's own page says who enters the calendar and offers 停诊 for its own days.
+    page = w.client.get("/admin/schedules").get_data(as_text=True)
+    assert "请在下方录入" not in page
 
 
 # ---- booking ------------------------------------------------------------------------------
@@ -548,7 +581,7 @@ def test_noshows_pause_online_booking_but_not_for_the_elderly(w, demo):
     for bid in ids:
         r = w.post(f"/api/admin/bookings/{bid}/attendance", {"status": "no_show"})
         assert r.status_code == 200, r.get_json()
-    state = BookingLedger.get(me.resident_id, "state", consistent_read=True)
+    state = BookingLedger.get(me.resident_id, f"state#{f.facility_id}", consistent_read=True)
     assert len(state.noshows) == 3 and state.paused_until
     w.as_resident(me)
     r = w.book(w.slot(f, start="11:00").slot_id)
@@ -563,7 +596,8 @@ def test_noshows_pause_online_booking_but_not_for_the_elderly(w, demo):
     w.as_admin(f)
     assert w.post(f"/api/admin/bookings/{b['booking_id']}/attendance", {"status": "no_show"}).status_code == 200
     try:
-        proxy_state = BookingLedger.get(demo.demo_resident["resident_id"], "state", consistent_read=True)
+        proxy_state = BookingLedger.get(demo.demo_resident["resident_id"], f"state#{f.facility_id}",
+                                        consistent_read=True)
     except BookingLedger.DoesNotExist:
         proxy_state = None  # never paused: no state item at all
     assert proxy_state is None or not proxy_state.paused_until
