@@ -115,6 +115,12 @@ def w(app, client, person):
     return World(app, client, person)
 
 
+def booked(r, n: int = 1) -> bool:
+    """Booked: 201, or 200 when the request was retried underneath (a busy local server makes
+    botocore retry a transaction that went through) and its bookings are returned."""
+    return r.status_code in (200, 201) and len((r.get_json() or {}).get("bookings", [])) == n
+
+
 def bookings_of(subject_id: str) -> list[Booking]:
     return list(Booking.by_subject.query(subject_id))
 

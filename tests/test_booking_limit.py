@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.test_booking import World, bookings_of, holds_of, rid
-from tests.test_registration_fee import booked, post_until_answered
+from tests.test_booking import World, booked, bookings_of, holds_of, rid
+from tests.test_registration_fee import post_until_answered
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from backend.models.booking import Booking, BookingLedger
-from tests.test_booking import World, bookings_of, rid, tomorrow
+from tests.test_booking import World, booked, bookings_of, rid, tomorrow
 
 FEE = 500
 
@@ -45,12 +45,6 @@ def post_until_answered(client, token, body):
         if r.status_code not in (429, 503):
             return r
     return r
-
-
-def booked(r) -> bool:
-    """Booked: 201, or 200 when the request was retried underneath (a slow local server
-    makes botocore retry a transaction that went through) and its booking is returned."""
-    return r.status_code in (200, 201) and len(r.get_json()["bookings"]) == 1
 
 
 def test_concurrent_bookings_of_one_department_and_day_charge_exactly_once(w):
