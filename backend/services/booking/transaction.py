@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import size
 
 from backend.errors import (AppError, Conflict, Forbidden, NotFound, RateLimited, ServiceBusy,
@@ -269,8 +269,13 @@ def _ensure_ledger(subject_id: str, slot: Slot) -> None:
     """Create the person's department ledger with an empty `holds` if it is absent
     (`if_not_exists`: idempotent, no read), so that concurrent first bookings all take the
     same `size(holds) < limit` condition instead of racing to create the map."""
-    BookingLedger(subject_id, ledger_key(slot.facility_id, slot.department)).update(
-        actions=[BookingLedger.holds.set(BookingLedger.holds | {})])
+    try:
+        BookingLedger(subject_id, ledger_key(slot.facility_id, slot.department)).update(
+            actions=[BookingLedger.holds.set(BookingLedger.holds | {})])
+    except PynamoDBException as err:
+        if store.cause(err) in store.BUSY or is_unavailable(err):
+            raise ServiceBusy(retry_after=1) from None
+        raise
 
 
 def _commit(user, rid: str, resident: Resident, plan: list[_Planned], now: float,
