@@ -238,6 +238,9 @@ def test_vaccine_due_link_opens_for_the_winner(w, monkeypatch):
     w.person.login_resident(winner.phone)
     _, page = opens(w, f"res:{winner.resident_id}", "vaccine_due")
     assert window_id in page
+    # The winner confirms (so no hold of this window is left to run out for other tests).
+    r = w.post(f"/api/allocation/windows/{window_id}/confirm", {"subject_id": winner.resident_id})
+    assert r.status_code in (200, 201), r.get_json()
 
 
 COVERED = {"slot_offer", "day_closed", "noshow_warning", "booking_paused", "rate_service",
