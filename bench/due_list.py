@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import re
 import statistics
 import time
-from datetime import timedelta
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 
-from bench._harness import TEAM, count_requests, seed_team  # noqa: E402
+from bench._harness import count_requests, seed_team  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
