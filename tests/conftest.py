@@ -20,7 +20,7 @@ SEED_RESIDENTS = 240
 @pytest.fixture(scope="session")
 def dynamodb_endpoint():
     """moto's server on a free 127.0.0.1 port, atomic like DynamoDB (infra.localdb)."""
-    port, server = localdb.start_in_thread()
+    port, server = localdb.start_in_thread(test_hooks=True)  # the fault hook
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
 
