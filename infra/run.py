@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residents", type=int, default=3000)
     args = parser.parse_args(argv)
 
-    args.data.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # data of this machine only
+    args.data.parent.mkdir(parents=True, exist_ok=True)
+    args.data.parent.chmod(0o700)  # this machine's data: its owner only (make made it 0755)
     env = dict(os.environ)
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")

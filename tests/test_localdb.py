@@ -222,6 +222,7 @@ def test_sigterm_to_make_run_stops_the_database(tmp_path):
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", ddb_port)) != 0  # nobody holds the port
     assert (tmp_path / "d.json").stat().st_mode & 0o777 == 0o600
+    assert tmp_path.stat().st_mode & 0o777 == 0o700
 
 
 def test_tables_are_created_once_and_described_from_the_models(app):

@@ -341,7 +341,23 @@ def test_forwarded_for_headers_do_not_escape_the_address_limit(dynamodb_endpoint
     assert statuses == [200, 200, 429]
 
 
-def test_on_lambda_the_address_is_api_gateways_source_ip(dynamodb_endpoint):
+def _gateway_event(version: str, body: str, forwarded: str, source_ip: str) -> dict:
+    token = "t" * 43
+    headers = {"Content-Type": "application/json", "Host": "cc.example.cn",
+               "X-Forwarded-For": forwarded, "X-CSRF-Token": token}
+    if version == "1.0":  # REST API
+        return {"httpMethod": "POST", "path": "/api/auth/code", "body": body,
+                "headers": {**headers, "Cookie": f"cc_csrf={token}"},
+                "queryStringParameters": None, "isBase64Encoded": False,
+                "requestContext": {"identity": {"sourceIp": source_ip}}}
+    return {"version": "2.0", "rawPath": "/api/auth/code", "rawQueryString": "", "body": body,
+            "headers": {k.lower(): v for k, v in headers.items()}, "cookies": [f"cc_csrf={token}"],
+            "isBase64Encoded": False,
+            "requestContext": {"http": {"method": "POST", "sourceIp": source_ip}}}
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_on_lambda_the_address_is_api_gateways_source_ip(dynamodb_endpoint, version):
     """Build the environ as Zappa does from an API Gateway event; its REMOTE_ADDR comes
     from X-Forwarded-For (client-written), the event's sourceIp from API Gateway."""
     import json
@@ -349,15 +365,11 @@ def test_on_lambda_the_address_is_api_gateways_source_ip(dynamodb_endpoint):
     from zappa.wsgi import create_wsgi_request
 
     app = _app(dynamodb_endpoint, code_requests_per_address=(2, 3600))
+    source_ip = f"203.0.113.{uuid.uuid4().int % 250}"
     statuses = []
     for i in range(3):
         body = json.dumps({"phone": f"135{uuid.uuid4().int % 10**8:08d}"})
-        event = {"httpMethod": "POST", "path": "/api/auth/code", "body": body,
-                 "headers": {"Content-Type": "application/json", "Host": "cc.example.cn",
-                             "X-Forwarded-For": f"192.0.2.{i}", "X-CSRF-Token": "t" * 43,
-                             "Cookie": "cc_csrf=" + "t" * 43},
-                 "queryStringParameters": None, "isBase64Encoded": False,
-                 "requestContext": {"identity": {"sourceIp": "203.0.113.50"}}}
+        event = _gateway_event(version, body, f"192.0.2.{i}", source_ip)
         environ = create_wsgi_request(event)
         environ["lambda.event"] = event  # what zappa.handler adds
         assert environ["REMOTE_ADDR"] == f"192.0.2.{i}"  # Zappa's, from the header
