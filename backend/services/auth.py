@@ -104,8 +104,8 @@ def _add_code(config: Config, phone: str, code_hash: str) -> None:
             item = None
         live = {h: int(e) for h, e in (item.codes.as_dict() if item and item.codes else {}).items()
                 if e > now}
-        keep = sorted(live, key=live.get)[-(config.login_codes_live - 1):] if config.login_codes_live > 1 else []
-        codes = {h: live[h] for h in keep} | {code_hash: expires}
+        newest = sorted(live, key=live.get, reverse=True)[:max(0, config.login_codes_live - 1)]
+        codes = {h: live[h] for h in newest} | {code_hash: expires}
         condition = (LoginCode.phone_hash.does_not_exist() if item is None
                      else LoginCode.revision == item.revision)
         try:
