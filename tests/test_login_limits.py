@@ -158,6 +158,8 @@ def test_an_attacker_gets_at_most_ten_wrong_guesses_a_day(dynamodb_endpoint, clo
         assert r.get_json()["error"]["code"] in {"wrong_code", "code_expired"}
         checked += 1
         clock[0] += 1
+        if checked > 10:
+            break
     print(f"\nwrong guesses checked for one number in 24 h: {checked} (refused: {refused})")
     assert checked == 10
 
