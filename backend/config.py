@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 
+from backend.rules.login_limits import FailurePolicy
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -57,12 +59,25 @@ class Config:
     session_idle_seconds: int = field(default_factory=lambda: int(_env("COUNTYCARE_SESSION_IDLE", str(30 * 60))))
     session_absolute_seconds: int = field(default_factory=lambda: int(_env("COUNTYCARE_SESSION_ABSOLUTE", str(12 * 3600))))
     login_code_ttl_seconds: int = 5 * 60
-    login_code_max_attempts: int = 5
-    # Rate limits: (count, window seconds).
-    code_requests_per_phone: tuple[int, int] = (5, 3600)
+    # Codes kept live per number: a new request adds one, so the one already sent still
+    # works. One request a minute in fixed windows lets at most 6 start within a code's
+    # 5 minutes, so no code is pushed out before it expires.
+    login_codes_live: int = 6
+    # Code requests, (count, window seconds), per number (per the owner's known phone
+    # when it sends its login-device cookie) and per address. They only stop *sending*:
+    # verification never reads them, so an attacker's requests cannot void a code.
+    code_request_interval: tuple[int, int] = (1, 60)
+    code_requests_per_phone: tuple[int, int] = (10, 24 * 3600)
     code_requests_per_address: tuple[int, int] = (30, 3600)
-    logins_per_account: tuple[int, int] = (10, 900)
+    # Failed guesses (rules.login_limits): codes per number (or known phone), passwords
+    # per account and address. They count failures only, never requests or successes.
+    code_failures: FailurePolicy = field(default_factory=lambda: FailurePolicy(
+        cap=10, window=24 * 3600, free=3, base_wait=30))
+    password_failures: FailurePolicy = field(default_factory=lambda: FailurePolicy(
+        cap=10, window=24 * 3600, free=5, base_wait=30))
+    # All login attempts from one address (codes and passwords), a fixed window.
     logins_per_address: tuple[int, int] = (50, 900)
+    login_device_days: int = 365
     # Keys HMACs of phone numbers and other lookups; from the environment/SSM on Lambda.
     secret_key: str = field(default_factory=lambda: _env("COUNTYCARE_SECRET_KEY", "local-development-only"))
     timezone: str = "Asia/Shanghai"

@@ -80,10 +80,21 @@ def _check_csrf() -> None:
 
 
 def client_address() -> str:
-    # API Gateway appends the address it saw to X-Forwarded-For; earlier hops are whatever
-    # the caller sent, so only the last one can key a rate limit.
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return (forwarded.split(",")[-1].strip() or request.remote_addr or "unknown")[:64]
+    """The address the platform vouches for, never one a client can write.
+
+    On Lambda, Zappa puts API Gateway's event in the environ (`lambda.event`): its
+    `requestContext` carries the source address API Gateway saw (REST: `identity.sourceIp`,
+    HTTP API: `http.sourceIp`). Zappa's own REMOTE_ADDR is taken from X-Forwarded-For,
+    which the caller writes, so it is not used there. Locally REMOTE_ADDR is the socket's
+    peer. No header is ever read.
+    """
+    event = request.environ.get("lambda.event")
+    if isinstance(event, dict):
+        context = event.get("requestContext") or {}
+        source = ((context.get("identity") or {}).get("sourceIp")
+                  or (context.get("http") or {}).get("sourceIp"))
+        return str(source or "unknown")[:64]
+    return (request.environ.get("REMOTE_ADDR") or "unknown")[:64]
 
 
 def set_session_cookie(resp: Response, token: str) -> None:

@@ -1,16 +1,25 @@
-"""The local DynamoDB: moto's server on 127.0.0.1, atomic and (optionally) persistent.
+"""The local DynamoDB: moto's server on 127.0.0.1, atomic and (optionally) durable.
 
-    python -m infra.localdb --port 8765 [--data .localdata/dynamodb.json]
+    python -m infra.localdb --port 8765 [--data .localdata/dynamodb.json] [--test-hooks]
 
 moto 5.2.5 serves requests on several threads and its conditional writes are not atomic
 across them (real DynamoDB is, per item and per transaction), so every DynamoDB request
-runs under one lock here. moto keeps nothing on disk: with `--data`, a snapshot of every
-table (definition, TTL and items) is written after writes (at most once a second, and on
-shutdown) and loaded at start, so local data survives `make run` restarts.
+runs under one lock here. moto keeps nothing on disk: with `--data`, every write that
+succeeded is appended to a journal (`<data>.journal`, flushed and fsynced) *before* its
+answer is sent, so no acknowledged write is lost even to `kill -9`. The journal is folded
+into the snapshot (every table's definition, TTL and items) at start, every half minute
+of writing and at shutdown; a start loads the snapshot, then replays the journal entries
+the snapshot does not hold yet. Both files are readable by their owner only.
+
+The server answers SDK clients on 127.0.0.1 only: a request from a browser page (any
+`Origin` header, any CORS preflight) is refused, and no CORS header is ever sent. moto's
+`/moto-api/` and the fault hook (`/_faults`) exist only with test hooks on (the tests'
+in-process server); `make run` has neither.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -20,12 +29,14 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["serve", "free_port", "wait_until_up", "start_in_thread"]
+__all__ = ["serve", "free_port", "wait_until_up", "start_in_thread", "Journal", "SerialApp"]
 
 READ_ONLY = {"GetItem", "Query", "Scan", "BatchGetItem", "DescribeTable", "ListTables",
              "TransactGetItems", "DescribeTimeToLive", "DescribeContinuousBackups",
              "ListTagsOfResource", "DescribeEndpoints"}
-
+# What a replayed request needs to reach the same backend (region, service) and operation.
+_JOURNALED_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_X_AMZ_TARGET", "CONTENT_TYPE", "HTTP_HOST")
+FOLD_EVERY_SECONDS = 30
 
 
 def free_port() -> int:
@@ -45,16 +56,77 @@ def wait_until_up(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"local DynamoDB did not start on port {port}")
 
 
-class SerialApp:
-    """WSGI wrapper: one DynamoDB request at a time; tracks whether anything changed.
+def _private_file(path: Path, mode: str):
+    """Open `path` for writing, readable and writable by its owner only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC),
+                 0o600)
+    os.fchmod(fd, 0o600)  # an older file made with a looser mode
+    return os.fdopen(fd, mode)
 
-    Tests can inject DynamoDB errors (throttling) with
+
+class Journal:
+    """Acknowledged writes, one JSON line each, on disk before their answer is sent."""
+
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+        self.path, self.fsync = path, fsync
+        self.seq = 0
+        self._file = None
+
+    def entries(self) -> list[dict]:
+        """Whole entries in order; a torn last line (killed mid-write) was never answered."""
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_bytes().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break
+        return out
+
+    def append(self, entry: dict) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = _private_file(self.path, "ab")
+        self.seq += 1
+        self._file.write(json.dumps({"seq": self.seq, **entry}, ensure_ascii=False).encode() + b"\n")
+        self._file.flush()
+        if self.fsync:
+            os.fsync(self._file.fileno())
+
+    def truncate(self) -> None:
+        """Empty the journal (its entries are in the snapshot now)."""
+        if self._file is not None:
+            self._file.close()
+        self._file = _private_file(self.path, "wb")
+        if self.fsync:
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _refuse(start_response, status: str, message: str):
+    body = json.dumps({"message": message}).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class SerialApp:
+    """WSGI wrapper: one DynamoDB request at a time; journals writes; no browsers.
+
+    With `test_hooks`, tests can inject DynamoDB errors (throttling) with
     `POST /_faults {"operation": "GetItem", "code": "ThrottlingException", "count": 50}`
-    and clear them with `DELETE /_faults`.
+    and clear them with `DELETE /_faults`, and moto's `/moto-api/` is reachable.
     """
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, *, test_hooks: bool = False, journal: Journal | None = None) -> None:
         self.inner = inner
+        self.test_hooks = test_hooks
+        self.journal = journal
         self.lock = threading.Lock()
         self.dirty = threading.Event()
         self.requests = 0
@@ -73,10 +145,15 @@ class SerialApp:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/moto-api/"):
-            return self.inner(environ, start_response)
-        if path == "/_faults":
-            return self._faults(environ, start_response)
+        # SDKs never send Origin; a browser page always does on a cross-site request.
+        if environ.get("HTTP_ORIGIN") is not None or environ["REQUEST_METHOD"] == "OPTIONS":
+            return _refuse(start_response, "403 Forbidden", "browsers are not served here")
+        if path.startswith("/moto-api/") or path == "/_faults":
+            if not self.test_hooks:
+                return _refuse(start_response, "404 Not Found", "not found")
+            if path == "/_faults":
+                return self._faults(environ, start_response)
+            return self._answer(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
         fault = self.faults.get(target)
         if fault and fault[1] > 0:
@@ -86,17 +163,57 @@ class SerialApp:
             start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
                                                ("Content-Length", str(len(body)))])
             return [body]
+        return self._answer(environ, start_response, target)
+
+    def _answer(self, environ, start_response, target: str = ""):
+        writes = bool(target) and target not in READ_ONLY
+        request_body = b""
+        if writes and self.journal is not None:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            request_body = environ["wsgi.input"].read(size)
+            environ["wsgi.input"] = io.BytesIO(request_body)
+        seen: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            # No CORS header leaves this server, whatever moto adds.
+            seen["status"] = status
+            seen["headers"] = [(k, v) for k, v in headers
+                               if not k.lower().startswith("access-control-")]
+            seen["exc_info"] = exc_info
+
         with self.lock:
             self.requests += 1
-            result = self.inner(environ, start_response)
+            result = self.inner(environ, capture)
             try:
                 body = b"".join(result)
             finally:
                 if hasattr(result, "close"):
                     result.close()
-            if target and target not in READ_ONLY:
+            if writes and seen["status"].startswith("2"):
+                if self.journal is not None:
+                    # On disk before the answer: what the client was told happened, did.
+                    self.journal.append({"headers": {h: environ[h] for h in _JOURNALED_HEADERS
+                                                     if h in environ},
+                                         "body": request_body.decode("utf-8")})
                 self.dirty.set()
+        start_response(seen["status"], seen["headers"], seen["exc_info"])
         return [body]
+
+    def replay(self, entry: dict) -> str:
+        """Apply one journal entry again (at start); returns the status it got."""
+        from werkzeug.test import EnvironBuilder
+
+        headers = entry["headers"]
+        builder = EnvironBuilder(method="POST", path="/", data=entry["body"].encode("utf-8"),
+                                 content_type=headers.get("CONTENT_TYPE"))
+        environ = builder.get_environ()
+        environ.update(headers)
+        seen = {}
+        result = self.inner(environ, lambda status, h, exc=None: seen.update(status=status))
+        b"".join(result)
+        if hasattr(result, "close"):
+            result.close()
+        return seen.get("status", "")
 
 
 def _backends():
@@ -107,7 +224,8 @@ def _backends():
 
 
 def snapshot(app: SerialApp, path: Path) -> int:
-    """Write every table to `path` atomically; returns the number of items."""
+    """Fold everything into `path` atomically (0600), then empty the journal; returns the
+    number of items. Under the lock: no write lands between the two."""
     data, count = [], 0
     with app.lock:
         app.dirty.clear()
@@ -123,10 +241,20 @@ def snapshot(app: SerialApp, path: Path) -> int:
                                        "Projection": g["Projection"]}
                                       for g in desc.get("GlobalSecondaryIndexes", [])],
                              "items": items})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": 1, "tables": data}, ensure_ascii=False))
-    os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        seq = app.journal.seq if app.journal is not None else 0
+        with _private_file(tmp, "w") as f:
+            # `journal_seq`: the last journal entry this snapshot holds (replays skip it), so
+            # a crash between the rename and the truncation replays nothing twice.
+            f.write(json.dumps({"version": 2, "journal_seq": seq, "tables": data},
+                               ensure_ascii=False))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        os.chmod(path, 0o600)
+        if app.journal is not None:
+            app.journal.truncate()
     return count
 
 
@@ -157,12 +285,14 @@ def restore(port: int, path: Path) -> int:
     return count
 
 
-def _make_app() -> SerialApp:
+def _make_app(*, test_hooks: bool = False, journal: Journal | None = None) -> SerialApp:
+    os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")  # read when moto is imported
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from infra import localdb_query
     localdb_query.install()
-    return SerialApp(DomainDispatcherApplication(create_backend_app))
+    return SerialApp(DomainDispatcherApplication(create_backend_app), test_hooks=test_hooks,
+                     journal=journal)
 
 
 def _quiet_handler():
@@ -175,35 +305,65 @@ def _quiet_handler():
     return Quiet
 
 
-def start_in_thread(port: int | None = None):
-    """Start the server in this process (tests, benchmarks); returns (port, server)."""
+def start_in_thread(port: int | None = None, *, test_hooks: bool = False):
+    """Start the server in this process (tests, benchmarks); returns (port, server).
+    In memory only; `test_hooks` opens `/_faults` and `/moto-api/` (the tests' server)."""
     from werkzeug.serving import make_server
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     port = port or free_port()
-    server = make_server("127.0.0.1", port, _make_app(), threaded=True,
+    server = make_server("127.0.0.1", port, _make_app(test_hooks=test_hooks), threaded=True,
                          request_handler=_quiet_handler())
     threading.Thread(target=server.serve_forever, daemon=True, name="local-dynamodb").start()
     wait_until_up(port)
     return port, server
 
 
-def serve(port: int, data: Path | None) -> None:
+def journal_path(data: Path) -> Path:
+    return data.with_name(data.name + ".journal")
+
+
+def _recover(app: SerialApp, data: Path) -> tuple[int, int]:
+    """Snapshot, then the journal's newer entries; returns (items restored, replayed)."""
+    from werkzeug.serving import make_server
+
+    journal, entries = app.journal, app.journal.entries()
+    app.journal = None  # the restore's own writes are not journalled again
+    restored, done, replayed = 0, 0, 0
+    try:
+        if data.exists():
+            done = json.loads(data.read_text()).get("journal_seq", 0)
+            # Restored on a private port: the public port opens only when the data is back.
+            private = make_server("127.0.0.1", free_port(), app, threaded=True,
+                                  request_handler=_quiet_handler())
+            threading.Thread(target=private.serve_forever, daemon=True).start()
+            try:
+                restored = restore(private.server_port, data)
+            finally:
+                private.shutdown()
+        for entry in entries:
+            if entry["seq"] > done:
+                app.replay(entry)
+                replayed += 1
+    finally:
+        app.journal = journal
+    journal.seq = max([done, *(e["seq"] for e in entries)])
+    return restored, replayed
+
+
+def serve(port: int, data: Path | None, *, test_hooks: bool = False, fsync: bool = True) -> None:
     from werkzeug.serving import make_server
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    app = _make_app()
-    if data and data.exists():
-        # Restore on a private port first: the public port opens only when the data is
-        # back, so nobody (make run's table creation) races the restore.
-        private = make_server("127.0.0.1", free_port(), app, threaded=True,
-                              request_handler=_quiet_handler())
-        threading.Thread(target=private.serve_forever, daemon=True).start()
-        count = restore(private.server_port, data)
-        private.shutdown()
-        print(f"local DynamoDB: restored {count} items from {data}", flush=True)
+    journal = Journal(journal_path(data), fsync=fsync) if data else None
+    app = _make_app(test_hooks=test_hooks, journal=journal)
+    if data:
+        restored, replayed = _recover(app, data)
+        snapshot(app, data)  # fold: the journal starts empty
+        print(f"local DynamoDB: restored {restored} items and {replayed} journalled writes "
+              f"from {data}", flush=True)
     server = make_server("127.0.0.1", port, app, threaded=True,
                          request_handler=_quiet_handler())
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -217,22 +377,27 @@ def serve(port: int, data: Path | None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping.is_set():
-        stopping.wait(1.0)
+    while not stopping.wait(FOLD_EVERY_SECONDS):
         if data and app.dirty.is_set():
             snapshot(app, data)
+    server.shutdown()
     if data:
         n = snapshot(app, data)
+        journal.close()
         print(f"local DynamoDB: saved {n} items to {data}", flush=True)
-    server.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--data", type=Path, default=None, help="snapshot file (keeps data)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="snapshot file (keeps data; its journal sits beside it)")
+    parser.add_argument("--test-hooks", action="store_true",
+                        help="serve /_faults and /moto-api/ (tests only)")
+    parser.add_argument("--no-fsync", action="store_true",
+                        help="flush the journal without fsync (survives kill -9, not power loss)")
     args = parser.parse_args(argv)
-    serve(args.port, args.data)
+    serve(args.port, args.data, test_hooks=args.test_hooks, fsync=not args.no_fsync)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
 """`make run`: local DynamoDB (persistent), tables, the demo county, then the app.
 
     python -m infra.run --port 5000 --ddb-port 8765 --data .localdata/dynamodb.json
+
+The database is a child process. SIGTERM (what `make` passes on when it is stopped) and
+Ctrl-C end this process through its `finally`, which stops the database (it folds its
+journal into the snapshot); should this process die without that (`kill -9`), the kernel
+sends the child SIGTERM (Linux's parent-death signal), and its journal keeps every
+acknowledged write in any case.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +35,20 @@ def local_vapid_keys(path: Path) -> tuple[str, str]:
     return private, public
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_on_sigterm(signum, _frame) -> None:
+    # An exception, not a plain exit: `finally` runs and stops the database.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5000)
@@ -36,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residents", type=int, default=3000)
     args = parser.parse_args(argv)
 
+    args.data.parent.mkdir(parents=True, exist_ok=True)
+    args.data.parent.chmod(0o700)  # this machine's data: its owner only (make made it 0755)
     env = dict(os.environ)
     env.setdefault("AWS_ACCESS_KEY_ID", "local")
     env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -48,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         env["COUNTYCARE_VAPID_PRIVATE_KEY"], env["COUNTYCARE_VAPID_PUBLIC_KEY"] = private, public
     os.environ.update(env)
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     db = subprocess.Popen([sys.executable, "-m", "infra.localdb", "--port", str(args.ddb_port),
-                           "--data", str(args.data)], env=env)
+                           "--data", str(args.data)], env=env, preexec_fn=_die_with_parent)
     try:
         localdb.wait_until_up(args.ddb_port, timeout=300)
         from infra import seed

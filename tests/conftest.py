@@ -20,17 +20,20 @@ SEED_RESIDENTS = 240
 @pytest.fixture(scope="session")
 def dynamodb_endpoint():
     """moto's server on a free 127.0.0.1 port, atomic like DynamoDB (infra.localdb)."""
-    port, server = localdb.start_in_thread()
+    port, server = localdb.start_in_thread(test_hooks=True)  # the fault hook
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
 
 
 def make_config(endpoint: str, **overrides) -> Config:
+    from backend.rules.login_limits import FailurePolicy
+    generous = FailurePolicy(cap=10_000, free=10_000)
     base = dict(dynamodb_endpoint=endpoint, s3_endpoint=endpoint, aws_region="cn-northwest-1",
                 table_prefix="test", secure_cookies=False, code_sender="console",
                 secret_key="test-secret", testing=True,
                 # Many tests log in as the demo resident; the limits have their own tests.
-                code_requests_per_phone=(10_000, 3600), logins_per_account=(10_000, 900))
+                code_request_interval=(10_000, 60), code_requests_per_phone=(10_000, 3600),
+                code_failures=generous, password_failures=generous)
     base.update(overrides)
     return Config.local(**base)
 

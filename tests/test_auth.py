@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from backend import create_app
-from backend.models.account import LoginCode, RateCounter, Session
+from backend.models.account import LoginCode, Session
 from backend.services.auth import _digest
 from tests.conftest import make_config
 
@@ -129,57 +129,12 @@ def test_wrong_code_then_reused_code_then_expired_code(app, client, demo):
     client.post("/api/auth/code", json={"phone": phone}, headers={"X-CSRF-Token": token},
                 environ_base=env)
     code = app.extensions["code_sender"].last_code(phone)
-    LoginCode(_digest(app.config["COUNTYCARE"], phone)).update(actions=[
-        LoginCode.expires_at.set(datetime.now(timezone.utc) - timedelta(seconds=5))])
+    cfg = app.config["COUNTYCARE"]
+    LoginCode(_digest(cfg, phone)).update(actions=[
+        LoginCode.codes[_digest(cfg, f"{phone}:{code}")].set(int(time.time()) - 5)])
     r = other.post("/api/auth/login", json={"phone": phone, "code": code},
                    headers={"X-CSRF-Token": t2}, environ_base=env)
     assert r.get_json()["error"]["code"] == "code_expired"
-
-
-def test_code_guessing_stops_after_five_attempts(app, client, demo):
-    phone = demo.residents[7]["phone"] or demo.demo_resident["phone"]
-    token, env = _csrf(client), _addr()
-    client.post("/api/auth/code", json={"phone": phone}, headers={"X-CSRF-Token": token},
-                environ_base=env)
-    code = app.extensions["code_sender"].last_code(phone)
-    for i in range(5):
-        guess = f"{(int(code) + 1 + i) % 1_000_000:06d}"
-        r = client.post("/api/auth/login", json={"phone": phone, "code": guess},
-                        headers={"X-CSRF-Token": token}, environ_base=env)
-        assert r.get_json()["error"]["code"] == "wrong_code"
-    # Even the right code is refused now.
-    r = client.post("/api/auth/login", json={"phone": phone, "code": code},
-                    headers={"X-CSRF-Token": token}, environ_base=env)
-    assert r.get_json()["error"]["code"] == "code_expired"
-
-
-def test_unregistered_number_gets_a_clear_message(app, client):
-    phone = "13711112222"
-    token, env = _csrf(client), _addr()
-    client.post("/api/auth/code", json={"phone": phone}, headers={"X-CSRF-Token": token},
-                environ_base=env)
-    code = app.extensions["code_sender"].last_code(phone)
-    r = client.post("/api/auth/login", json={"phone": phone, "code": code},
-                    headers={"X-CSRF-Token": token}, environ_base=env)
-    assert r.get_json()["error"]["code"] == "not_registered"
-    assert "登记" in r.get_json()["error"]["message"]
-
-
-def test_too_many_code_requests_are_rate_limited_per_number(dynamodb_endpoint):
-    strict = create_app(make_config(dynamodb_endpoint, code_requests_per_phone=(3, 3600)))
-    client = strict.test_client()
-    token = _csrf(client)
-    phone = f"136{uuid.uuid4().int % 10**8:08d}"
-    codes = [client.post("/api/auth/code", json={"phone": phone}, headers={"X-CSRF-Token": token},
-                         environ_base=_addr()) for _ in range(4)]
-    assert [r.status_code for r in codes] == [200, 200, 200, 429]
-    assert codes[-1].get_json()["error"]["code"] == "rate_limited"
-    assert 0 < int(codes[-1].headers["Retry-After"]) <= 3600
-    # The counter lives in DynamoDB (so it holds across Lambda containers), with a TTL.
-    from backend.services.ratelimit import subject_key
-    window = int(time.time() // 3600 * 3600)
-    counter = RateCounter.get(f"code-phone#{subject_key('test-secret', phone)}#{window}")
-    assert counter.count == 3 and counter.expires_at is not None
 
 
 def test_too_many_code_requests_are_rate_limited_per_address(dynamodb_endpoint):
@@ -204,17 +159,6 @@ def test_staff_login_and_wrong_password(person, client):
     r = other.post("/api/auth/staff-login", json={"username": "nobody", "password": "x"},
                    headers={"X-CSRF-Token": token}, environ_base=_addr())
     assert r.get_json()["error"]["code"] == "wrong_password"  # no hint that the user is unknown
-
-
-def test_password_guessing_is_rate_limited_per_account(dynamodb_endpoint):
-    strict = create_app(make_config(dynamodb_endpoint, logins_per_account=(3, 900)))
-    client = strict.test_client()
-    token = _csrf(client)
-    statuses = [client.post("/api/auth/staff-login",
-                            json={"username": "nurse_guess_target", "password": "x"},
-                            headers={"X-CSRF-Token": token}, environ_base=_addr()).status_code
-                for _ in range(4)]
-    assert statuses == [400, 400, 400, 429]
 
 
 def test_login_forms_work_without_javascript(app, client, demo):

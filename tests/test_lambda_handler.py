@@ -199,10 +199,19 @@ def test_handler_reaches_the_session_tables_not_the_stage_defaults(lambda_handle
     assert os.environ["COUNTYCARE_STAGE"] == "dev"
 
 
-def test_client_address_is_the_hop_api_gateway_added(app):
+def test_client_address_is_api_gateways_source_ip_not_a_header(lambda_handler):
+    """Through Zappa's handler: the address is the event's sourceIp (REST and HTTP API),
+    whatever X-Forwarded-For says (Zappa copies that header into REMOTE_ADDR)."""
     from backend.security import client_address
 
-    with app.test_request_context(headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}):
-        assert client_address() == "203.0.113.9"
-    with app.test_request_context(environ_base={"REMOTE_ADDR": "10.0.0.7"}):
-        assert client_address() == "10.0.0.7"
+    handler_app = sys.modules["backend.wsgi"].app
+    seen = []
+    handler_app.before_request(lambda: seen.append(client_address()))
+    spoof = "6.6.6.6, 7.7.7.7"
+    lambda_handler.handler(http_api_event("GET", "/", headers={"x-forwarded-for": spoof}),
+                           Context())
+    rest = rest_api_event("GET", "/")
+    rest["headers"]["X-Forwarded-For"] = spoof
+    rest["multiValueHeaders"]["X-Forwarded-For"] = [spoof]
+    lambda_handler.handler(rest, Context())
+    assert seen == ["203.0.113.9", "203.0.113.9"]

@@ -73,10 +73,6 @@ def test_data_survives_a_restart(tmp_path):
         client.put_item(TableName="restart-probe",
                         Item={"pk": {"S": "booking-1"}, "g": {"S": "slot-A"},
                               "who": {"S": "王芳"}, "n": {"N": "3"}})
-        # The snapshot is written within about a second of a write.
-        deadline = time.time() + 10
-        while time.time() < deadline and not (data.exists() and "booking-1" in data.read_text()):
-            time.sleep(0.2)
         client.put_item(TableName="restart-probe",
                         Item={"pk": {"S": "booking-2"}, "g": {"S": "slot-A"}, "who": {"S": "李强"}})
     finally:
@@ -102,6 +98,131 @@ def test_data_survives_a_restart(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _start_db(data, *extra):
+    port = localdb.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "infra.localdb", "--port", str(port),
+                             "--data", str(data), *extra])
+    localdb.wait_until_up(port)
+    return port, proc
+
+
+def _probe_table(client, name):
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+
+
+def test_kill_9_loses_no_acknowledged_write(tmp_path):
+    """Old: the snapshot came up to a second after the answer; kill -9 lost the write."""
+    data = tmp_path / "dynamodb.json"
+    port, proc = _start_db(data)
+    try:
+        client = _client(f"http://127.0.0.1:{port}")
+        _probe_table(client, "kill-probe")
+        client.put_item(TableName="kill-probe", Item={"pk": {"S": "booking-1"}, "n": {"N": "0"}})
+        for _ in range(3):  # not idempotent: a replay applied twice would show
+            client.update_item(TableName="kill-probe", Key={"pk": {"S": "booking-1"}},
+                               UpdateExpression="ADD n :one",
+                               ExpressionAttributeValues={":one": {"N": "1"}})
+        with pytest.raises(ClientError):  # refused, so not journalled
+            client.put_item(TableName="kill-probe", Item={"pk": {"S": "booking-1"}},
+                            ConditionExpression="attribute_not_exists(pk)")
+        # Through the app's own data layer too: a confirmed write, then the kill at once.
+        from pynamodb.attributes import UnicodeAttribute
+        from pynamodb.models import Model
+
+        class Probe(Model):
+            class Meta:
+                table_name, host, region = "kill-probe", f"http://127.0.0.1:{port}", "cn-northwest-1"
+                aws_access_key_id, aws_secret_access_key = "local", "local"
+            pk = UnicodeAttribute(hash_key=True)
+            who = UnicodeAttribute()
+
+        Probe("booking-2", who="王芳").save()
+    finally:
+        proc.kill()  # SIGKILL: no chance to save anything
+        proc.wait(timeout=20)
+    port, proc = _start_db(data)
+    try:
+        client = _client(f"http://127.0.0.1:{port}")
+        item = client.get_item(TableName="kill-probe", Key={"pk": {"S": "booking-1"}})["Item"]
+        assert item["n"]["N"] == "3"
+        item = client.get_item(TableName="kill-probe", Key={"pk": {"S": "booking-2"}})["Item"]
+        assert item["who"]["S"] == "王芳"
+    finally:
+        proc.kill()  # again, right after the journal was folded at start
+        proc.wait(timeout=20)
+    port, proc = _start_db(data)
+    try:
+        client = _client(f"http://127.0.0.1:{port}")
+        item = client.get_item(TableName="kill-probe", Key={"pk": {"S": "booking-1"}})["Item"]
+        assert item["n"]["N"] == "3"  # folded once, replayed never twice
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+    assert data.stat().st_mode & 0o777 == 0o600
+    assert localdb.journal_path(data).stat().st_mode & 0o777 == 0o600
+
+
+def test_the_local_server_serves_no_browser_and_no_test_hooks(tmp_path):
+    """Old: any origin was answered (CORS *), and /moto-api/ and /_faults were open."""
+    import requests
+
+    port, proc = _start_db(tmp_path / "dynamodb.json")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _probe_table(_client(base), "origin-probe")
+        body = json.dumps({"TableName": "origin-probe"})
+        headers = {"X-Amz-Target": "DynamoDB_20120810.DescribeTable",
+                   "Content-Type": "application/x-amz-json-1.0",
+                   "Authorization": "AWS4-HMAC-SHA256 Credential=local/20240101/cn-northwest-1/"
+                                    "dynamodb/aws4_request, SignedHeaders=host, Signature=x"}
+        assert requests.post(base, data=body, headers=headers).status_code == 200  # an SDK
+        page = requests.post(base, data=body, headers={**headers, "Origin": "https://evil.example"})
+        preflight = requests.options(base, headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-amz-target,authorization,content-type"})
+        for r in (page, preflight):
+            assert r.status_code == 403
+            assert not [h for h in r.headers if h.lower().startswith("access-control-")]
+        assert requests.post(f"{base}/_faults", json={"operation": "GetItem"}).status_code == 404
+        assert requests.get(f"{base}/moto-api/").status_code == 404
+        assert requests.post(f"{base}/moto-api/reset").status_code == 404
+        assert "origin-probe" in _client(base).list_tables()["TableNames"]  # not reset
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_sigterm_to_make_run_stops_the_database(tmp_path):
+    """Old: SIGTERM ended `infra.run` without its `finally`; the database kept its port."""
+    import signal
+    import socket
+
+    app_port, ddb_port = localdb.free_port(), localdb.free_port()
+    run = subprocess.Popen([sys.executable, "-m", "infra.run", "--port", str(app_port),
+                            "--ddb-port", str(ddb_port), "--data", str(tmp_path / "d.json"),
+                            "--residents", "12"], stdout=subprocess.DEVNULL)
+    try:
+        localdb.wait_until_up(app_port, timeout=240)
+        localdb.wait_until_up(ddb_port)
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", ddb_port)) != 0:
+                break
+        time.sleep(0.2)
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", ddb_port)) != 0  # nobody holds the port
+    assert (tmp_path / "d.json").stat().st_mode & 0o777 == 0o600
+    assert tmp_path.stat().st_mode & 0o777 == 0o700
 
 
 def test_tables_are_created_once_and_described_from_the_models(app):

@@ -1,13 +1,13 @@
 """Accounts, one-time login codes, sessions and rate-limit counters."""
 from __future__ import annotations
 
-from pynamodb.attributes import (BooleanAttribute, NumberAttribute, UnicodeAttribute,
-                                 UTCDateTimeAttribute, TTLAttribute)
+from pynamodb.attributes import (BooleanAttribute, ListAttribute, MapAttribute, NumberAttribute,
+                                 UnicodeAttribute, UTCDateTimeAttribute, TTLAttribute)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from backend.models.base import BaseModel
 
-__all__ = ["Account", "LoginCode", "Session", "RateCounter", "ROLES"]
+__all__ = ["Account", "LoginCode", "LoginFailures", "Session", "RateCounter", "ROLES"]
 
 ROLES = ("resident", "doctor", "township_admin", "hospital_admin", "county")
 
@@ -34,19 +34,41 @@ class Account(BaseModel):
 
 
 class LoginCode(BaseModel):
-    """The current one-time code for a mobile number (a new request replaces it).
+    """The live one-time codes of a mobile number: a new request adds one, so a code
+    already sent stays valid for its minutes (an attacker's request cannot void it).
 
-    PK phone_hash: HMAC of the mobile number. Expires by TTL; verified by a conditional
-    update so a code is used at most once and guessed at most N times.
+    PK phone_hash: HMAC of the mobile number. `codes` maps the HMAC of each code to its
+    expiry (epoch seconds; 0 once used): verifying is one conditional update
+    (`codes.<hash> > now` → `codes.<hash> = 0`), so a code is used at most once. Guesses
+    are limited by `LoginFailures`, not here. `revision` guards the read-modify-write of
+    adding a code. Expires by TTL with its last code.
     """
 
     class Meta:
         table = "login-codes"
 
     phone_hash = UnicodeAttribute(hash_key=True)
-    code_hash = UnicodeAttribute()
-    attempts = NumberAttribute(default=0)
-    used = BooleanAttribute(default=False)
+    codes = MapAttribute(null=True)
+    revision = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+class LoginFailures(BaseModel):
+    """Recent failed guesses of one subject, for the rolling-day cap (`rules.login_limits`).
+
+    PK key: `<kind>#<subject hash>`: `code#<phone>` (codes for a number from anywhere),
+    `code-device#<device>#<phone>` (from the owner's trusted phone), `password#<account>
+    #<address>` (a staff password from one address). `failures` are epoch times; a
+    guess is written here before it is checked (conditional on `revision`), and taken
+    out again if it was right. Expires by TTL a day after the last failure.
+    """
+
+    class Meta:
+        table = "login-failures"
+
+    key = UnicodeAttribute(hash_key=True)
+    failures = ListAttribute(of=NumberAttribute, default=list)
+    revision = NumberAttribute(default=0)
     expires_at = TTLAttribute()
 
 

@@ -43,6 +43,17 @@ class Ok(api.Schema):
     ok: bool
 
 
+class CodeSent(api.Schema):
+    ok: bool
+    message: str = Field(description="给用户看的说明（已登记与未登记的号码答复完全相同）")
+    register_url: str = Field(description="申请登记的页面")
+
+
+# One answer for every number, registered or not: the answer must not tell them apart.
+CODE_SENT = ("如该手机号已登记，验证码已发送，5分钟内有效。手机号还没有登记的收不到验证码："
+             "请先申请登记，或到村卫生室、乡镇卫生院登记。")
+
+
 def _cfg():
     return current_app.config["COUNTYCARE"]
 
@@ -65,26 +76,39 @@ def _end_session(user, resp, *device_ids: str):
     return resp
 
 
-def _start_session(account, resp):
-    token, _ = auth.create_session(_cfg(), account)
+def _start_session(account, resp, phone: str | None = None):
+    cfg = _cfg()
+    token, _ = auth.create_session(cfg, account)
     set_session_cookie(resp, token)
+    if phone:
+        # This browser is now one its owner logged in from: it gets its own code limits,
+        # so guesses and requests for the number from elsewhere cannot lock it out.
+        resp.set_cookie(auth.DEVICE_COOKIE,
+                        auth.device_cookie(cfg, phone, request.cookies.get(auth.DEVICE_COOKIE)),
+                        max_age=cfg.login_device_days * 86400, httponly=True,
+                        secure=cfg.secure_cookies, samesite="Lax", path="/")
     return resp
+
+
+def _device() -> str | None:
+    return request.cookies.get(auth.DEVICE_COOKIE)
 
 
 # ---- JSON ----------------------------------------------------------------------------
 
 @bp.post("/api/auth/code")
-@api.body(CodeRequest, summary="发送登录验证码", response=Ok, tags=["登录"])
+@api.body(CodeRequest, summary="发送登录验证码", response=CodeSent, tags=["登录"])
 def api_request_code(data: CodeRequest):
-    auth.request_code(_cfg(), _sender(), data.phone, client_address())
-    return jsonify(ok=True)
+    auth.request_code(_cfg(), _sender(), data.phone, client_address(), _device())
+    return jsonify(ok=True, message=CODE_SENT, register_url=url_for("registration.register_page"))
 
 
 @bp.post("/api/auth/login")
 @api.body(ResidentLogin, summary="居民验证码登录", response=Me, tags=["登录"])
 def api_resident_login(data: ResidentLogin):
-    account = auth.resident_login(_cfg(), data.phone, data.code, client_address())
-    return _start_session(account, jsonify(role=account.role, display_name=account.display_name))
+    account = auth.resident_login(_cfg(), data.phone, data.code, client_address(), _device())
+    return _start_session(account, jsonify(role=account.role, display_name=account.display_name),
+                          data.phone)
 
 
 @bp.post("/api/auth/staff-login")
@@ -129,11 +153,11 @@ def _form_error(err: AppError, tab: str, phone: str = ""):
 def login_code_form():
     phone = request.form.get("phone", "").strip()
     try:
-        auth.request_code(_cfg(), _sender(), phone, client_address())
+        auth.request_code(_cfg(), _sender(), phone, client_address(), _device())
     except AppError as err:
         return _form_error(err, "resident", phone)
     # Rendered, not redirected: a phone number never goes into a URL (URLs end up in logs).
-    return render_template("login.html", tab="resident", phone=phone, info="验证码已发送，5分钟内有效")
+    return render_template("login.html", tab="resident", phone=phone, info=CODE_SENT)
 
 
 @bp.post("/login/resident")
@@ -141,10 +165,10 @@ def login_resident_form():
     phone = request.form.get("phone", "").strip()
     code = request.form.get("code", "").strip()
     try:
-        account = auth.resident_login(_cfg(), phone, code, client_address())
+        account = auth.resident_login(_cfg(), phone, code, client_address(), _device())
     except AppError as err:
         return _form_error(err, "resident", phone)
-    return _start_session(account, redirect(url_for("pages.home"), code=303))
+    return _start_session(account, redirect(url_for("pages.home"), code=303), phone)
 
 
 @bp.post("/login/staff")

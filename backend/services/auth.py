@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.attributes import MapAttribute
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.config import Config
@@ -16,16 +17,19 @@ from backend.errors import AppError, NotAuthenticated, RateLimited, ValidationFa
 from backend.models.account import Account, LoginCode, Session
 from backend.models.base import utcnow
 from backend.rules.identity import is_mobile
-from backend.services import ratelimit
+from backend.services import guesses, ratelimit
 from backend.services.sms import CodeSender
 
 __all__ = ["resident_login", "staff_login", "request_code", "verify_code", "create_session",
            "load_session", "end_session", "end_all_sessions", "hash_password", "CurrentUser",
-           "staff_login_name", "resident_login_name"]
+           "staff_login_name", "resident_login_name", "trusted_device", "device_cookie",
+           "DEVICE_COOKIE"]
 
 # A hash of a random password, checked when the account does not exist, so that the
 # answer takes as long for an unknown user name as for a wrong password.
 _DUMMY_HASH = None
+# Marks a browser its owner logged in from with a code (`device_cookie`).
+DEVICE_COOKIE = "cc_login_device"
 
 
 @dataclass(frozen=True)
@@ -56,60 +60,135 @@ def _digest(config: Config, value: str) -> str:
     return hmac.new(config.secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def request_code(config: Config, sender: CodeSender, phone: str, address: str) -> None:
-    """Send a 6-digit code; at most N per number and M per address per hour."""
+def _is_registered(phone: str) -> bool:
+    try:
+        Account.get(resident_login_name(phone))
+    except DoesNotExist:
+        return False
+    return True
+
+
+def _device_mac(config: Config, phone: str, device_id: str) -> str:
+    return _digest(config, f"device:{resident_login_name(phone)}:{device_id}")[:32]
+
+
+def trusted_device(config: Config, phone: str, cookie: str | None) -> str | None:
+    """The device id in a login-device cookie, if that phone logged in to `phone` before."""
+    device_id, _, mac = (cookie or "")[:80].partition(".")
+    if not (device_id and mac) or not hmac.compare_digest(mac, _device_mac(config, phone, device_id)):
+        return None
+    return device_id
+
+
+def device_cookie(config: Config, phone: str, cookie: str | None) -> str:
+    """The cookie that marks this browser as one the owner of `phone` logged in from."""
+    device_id = trusted_device(config, phone, cookie) or secrets.token_urlsafe(16)
+    return f"{device_id}.{_device_mac(config, phone, device_id)}"
+
+
+def _code_subject(config: Config, phone: str, device_id: str | None) -> tuple[str, str]:
+    """(kind, subject) of the limits for `phone`: its owner's known phone has its own."""
+    if device_id:
+        return "code-device", ratelimit.subject_key(config.secret_key, f"{device_id}:{phone}")
+    return "code", ratelimit.subject_key(config.secret_key, phone)
+
+
+def _add_code(config: Config, phone: str, code_hash: str) -> None:
+    """Add a live code for `phone`, keeping the newest few: earlier ones stay valid."""
+    key, now = _digest(config, phone), guesses.clock()
+    expires = int(now + config.login_code_ttl_seconds)
+    for _ in range(4):
+        try:
+            item = LoginCode.get(key, consistent_read=True)
+        except DoesNotExist:
+            item = None
+        live = {h: int(e) for h, e in (item.codes.as_dict() if item and item.codes else {}).items()
+                if e > now}
+        newest = sorted(live, key=live.get, reverse=True)[:max(0, config.login_codes_live - 1)]
+        codes = {h: live[h] for h in newest} | {code_hash: expires}
+        condition = (LoginCode.phone_hash.does_not_exist() if item is None
+                     else LoginCode.revision == item.revision)
+        try:
+            LoginCode(key, codes=codes, revision=(item.revision + 1 if item else 1),
+                      expires_at=datetime.fromtimestamp(max(codes.values()), tz=timezone.utc),
+                      ).save(condition=condition)
+            return
+        except PutError as err:
+            if err.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    raise RateLimited("验证码发送太频繁，请稍后再试", retry_after=1)
+
+
+def request_code(config: Config, sender: CodeSender, phone: str, address: str,
+                 device: str | None = None) -> None:
+    """Send a 6-digit code to a registered number; the same answer for any other.
+
+    Requests are limited gently (one a minute and a daily number per number, or per the
+    owner's known phone) and only stop sending: codes already sent stay valid, and
+    verification never looks at these counters. An unregistered number gets no text but
+    the same limits, the same write and the same answer, so the answer confirms nothing.
+    """
     if not is_mobile(phone):
         raise ValidationFailed("请输入正确的11位手机号", code="invalid_phone")
+    kind, subject = _code_subject(config, phone, trusted_device(config, phone, device))
+    limit, window = config.code_request_interval
+    ratelimit.hit(f"{kind}-request-min", subject, limit, window,
+                  message="验证码已发送，请稍等1分钟再重新获取")
     limit, window = config.code_requests_per_phone
-    ratelimit.hit("code-phone", ratelimit.subject_key(config.secret_key, phone), limit, window,
-                  message="验证码发送太频繁，请稍后再试")
+    ratelimit.hit(f"{kind}-request-day", subject, limit, window,
+                  message="该手机号今天获取验证码的次数已用完；已收到的验证码5分钟内仍可使用")
     limit, window = config.code_requests_per_address
     ratelimit.hit("code-addr", ratelimit.subject_key(config.secret_key, address), limit, window,
                   message="验证码发送太频繁，请稍后再试")
+    if not _is_registered(phone):
+        # A code nobody can know (not six digits), so guessing it behaves as for anyone.
+        _add_code(config, phone, _digest(config, f"{phone}:unsent:{secrets.token_hex(16)}"))
+        return
     code = f"{secrets.randbelow(10**6):06d}"
-    LoginCode(_digest(config, phone), code_hash=_digest(config, f"{phone}:{code}"), attempts=0,
-              used=False,
-              expires_at=datetime.fromtimestamp(time.time() + config.login_code_ttl_seconds,
-                                                tz=timezone.utc)).save()
+    _add_code(config, phone, _digest(config, f"{phone}:{code}"))
     sender.send(phone, code)
 
 
-def verify_code(config: Config, phone: str, code: str, address: str) -> None:
-    """Accept a code once, before it expires, within the allowed number of attempts."""
+def _use_code(config: Config, phone: str, code: str) -> None:
+    """Mark one live code used in one conditional update, or say why it cannot be."""
+    key, expected = _digest(config, phone), _digest(config, f"{phone}:{code}")
+    try:
+        LoginCode(key).update(actions=[LoginCode.codes[expected].set(0)],
+                              condition=LoginCode.codes[expected] > int(guesses.clock()))
+        return
+    except UpdateError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    try:
+        known = expected in (LoginCode.get(key).codes or MapAttribute()).as_dict()
+    except DoesNotExist:
+        known = False
+    if known:  # used already, or too old
+        raise AppError("验证码已失效，请重新获取", code="code_expired")
+    raise AppError("验证码不正确", code="wrong_code")
+
+
+def verify_code(config: Config, phone: str, code: str, address: str,
+                device: str | None = None) -> None:
+    """Accept a live code once. Every guess is counted against the number (or the owner's
+    known phone) before it is checked; a right one is taken back out."""
     if not is_mobile(phone):
         raise ValidationFailed("请输入正确的11位手机号", code="invalid_phone")
     if not (code.isdigit() and len(code) == 6):
         raise ValidationFailed("验证码为6位数字", code="invalid_code")
     limit, window = config.logins_per_address
     ratelimit.hit("login-addr", ratelimit.subject_key(config.secret_key, address), limit, window)
-    item = LoginCode(_digest(config, phone))
-    now = datetime.now(timezone.utc)
-    try:
-        # One attempt counted atomically, whatever its outcome.
-        item.update(
-            actions=[LoginCode.attempts.add(1)],
-            condition=(LoginCode.phone_hash.exists() & (LoginCode.used == False)  # noqa: E712
-                       & (LoginCode.attempts < config.login_code_max_attempts)
-                       & (LoginCode.expires_at > now)),
-        )
-    except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
-            raise AppError("验证码已失效，请重新获取", code="code_expired") from None
-        raise
-    expected = _digest(config, f"{phone}:{code}")
-    if not hmac.compare_digest(item.code_hash, expected):
-        raise AppError("验证码不正确", code="wrong_code")
-    try:
-        item.update(actions=[LoginCode.used.set(True)],
-                    condition=(LoginCode.used == False) & (LoginCode.code_hash == expected))  # noqa: E712
-    except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
-            raise AppError("验证码已失效，请重新获取", code="code_expired") from None
-        raise
+    kind, subject = _code_subject(config, phone, trusted_device(config, phone, device))
+    policy = config.code_failures
+    reservation = guesses.reserve(kind, subject, policy,
+                                  message="验证码错误次数太多，请稍后再试")
+    _use_code(config, phone, code)
+    guesses.refund(reservation, policy.window)
 
 
-def resident_login(config: Config, phone: str, code: str, address: str) -> Account:
-    verify_code(config, phone, code, address)
+def resident_login(config: Config, phone: str, code: str, address: str,
+                   device: str | None = None) -> Account:
+    verify_code(config, phone, code, address, device)
     try:
         account = Account.get(resident_login_name(phone))
     except DoesNotExist:
@@ -121,14 +200,17 @@ def resident_login(config: Config, phone: str, code: str, address: str) -> Accou
 
 
 def staff_login(config: Config, username: str, password: str, address: str) -> Account:
+    """Check a password. Failures count per account *and address*: ten wrong passwords
+    from an attacker's addresses slow those addresses, never the owner at another one."""
     global _DUMMY_HASH
     login = staff_login_name(username)
     limit, window = config.logins_per_address
     ratelimit.hit("login-addr", ratelimit.subject_key(config.secret_key, address), limit, window,
                   message="登录尝试太频繁，请稍后再试")
-    limit, window = config.logins_per_account
-    ratelimit.hit("login-acct", ratelimit.subject_key(config.secret_key, login), limit, window,
-                  message="登录尝试太频繁，请稍后再试")
+    policy = config.password_failures
+    reservation = guesses.reserve(
+        "password", ratelimit.subject_key(config.secret_key, f"{login}|{address}"), policy,
+        message="密码错误次数太多，请稍后再试")
     try:
         account = Account.get(login)
     except DoesNotExist:
@@ -139,6 +221,7 @@ def staff_login(config: Config, username: str, password: str, address: str) -> A
         raise AppError("用户名或密码不正确", code="wrong_password")
     if not check_password_hash(account.password_hash, password):
         raise AppError("用户名或密码不正确", code="wrong_password")
+    guesses.refund(reservation, policy.window)
     if account.disabled:
         raise AppError("该账号已停用，请联系管理员", code="account_disabled")
     return account
@@ -149,7 +232,8 @@ def _token_hash(token: str) -> str:
 
 
 def create_session(config: Config, account: Account) -> tuple[str, str]:
-    """A new session: returns (cookie token, CSRF token). 256 bits each."""
+    """A new session, ending the account's earlier ones: returns (cookie token, CSRF
+    token). 256 bits each."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = time.time()
@@ -159,6 +243,12 @@ def create_session(config: Config, account: Account) -> tuple[str, str]:
             expires_at=datetime.fromtimestamp(now + config.session_absolute_seconds,
                                               tz=timezone.utc),
             ).save(condition=Session.token_hash.does_not_exist())
+    # One session per account: logging in again ends the earlier ones (a session left
+    # open on a lost or shared phone closes when its owner signs in elsewhere).
+    new_hash = _token_hash(token)
+    for earlier in Session.by_login.query(account.login):
+        if earlier.token_hash != new_hash:
+            earlier.delete()
     return token, csrf
 
 
