@@ -14,12 +14,55 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable
 
+import json
+import re
+
 from flask import Flask, request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from flask.json.provider import DefaultJSONProvider
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from backend.errors import AppError, ValidationFailed
 
-__all__ = ["Schema", "body", "query", "document", "describe"]
+__all__ = ["Schema", "body", "query", "document", "describe", "JsonProvider", "MAX_JSON_DEPTH",
+           "check_json_depth"]
+
+# Deeper than any request schema nests (the deepest is 3); Python's parser recurses per
+# level, so 100,000 brackets would end in RecursionError (a 500) without this limit.
+MAX_JSON_DEPTH = 32
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def check_json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit`, by counting brackets outside strings,
+    without recursion and before any parsing (400 json_too_deep)."""
+    if text.count("[") + text.count("{") <= limit:
+        return
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                raise AppError(f"提交的内容嵌套超过{limit}层", code="json_too_deep")
+        elif token in "]}":
+            depth -= 1
+
+
+def _no_constant(name: str):
+    # NaN and Infinity are not JSON (RFC 8259); Python's parser accepts them by default.
+    raise ValueError(f"{name} is not JSON")
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Flask's JSON with a depth limit and without NaN/Infinity, for every `get_json`."""
+
+    ensure_ascii = False
+
+    def loads(self, s: str | bytes, **kwargs):
+        text = s.decode("utf-8", "replace") if isinstance(s, (bytes, bytearray)) else s
+        check_json_depth(text)
+        kwargs.setdefault("parse_constant", _no_constant)
+        return json.loads(s, **kwargs)
 
 _SPECS: dict[str, dict[str, Any]] = {}  # view qualified name -> spec parts
 
@@ -47,6 +90,7 @@ _MESSAGES = {
     "string_type": "应为文本",
     "int_type": "应为整数",
     "value_error": "取值无效",
+    "finite_number": "应为有限的数字",
     "too_short": "项目太少",
     "too_long": "项目太多",
 }
@@ -56,7 +100,32 @@ class Schema(BaseModel):
     """Base of every request/response schema: unknown fields are refused."""
 
     # defer_build: validators are built on first use, not at import (Lambda cold start).
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+    # allow_inf_nan=False: "inf" or "nan" in a number field is refused (422), never stored.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True,
+                              allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded_numbers(cls, value):
+        # Every number a client sends is finite (allow_inf_nan) and within ±MAX_NUMBER, also
+        # fields without their own bounds: a 400-digit integer would fail at DynamoDB (38).
+        _check_number(value)
+        return value
+
+
+# Above any count, amount or timestamp (ms) the app takes; below 2**53 (exact in JS).
+MAX_NUMBER = 10**15
+
+
+def _check_number(value) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        if not -MAX_NUMBER <= value <= MAX_NUMBER:
+            raise ValueError("数值超出范围")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _check_number(item)
 
 
 def _field_errors(err: ValidationError) -> list[dict]:
