@@ -153,8 +153,9 @@ def _entries_from_form(form) -> list[dict]:
 @require("township_admin")
 def admin_save():
     user = current_user()
-    year = request.form.get("year", type=int) or today().year
-    version = request.form.get("version", type=int)
+    year = _year(request.form.get("year"))
+    raw_version = (request.form.get("version") or "").strip()
+    version = whole_number(raw_version, low=0, high=10**9, field="版本") if raw_version else None
     try:
         entries = _entries_from_form(request.form)
         _, violations = svc.save_roster(user, year=year, model=request.form.get("model", ""),
