@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import json
 import re
+import typing
 
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
@@ -198,17 +199,42 @@ _ERROR_SCHEMA = {
 }
 
 
+def _views_specs(app: Flask):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            view = app.view_functions[rule.endpoint]
+            yield _SPECS.get(f"{view.__module__}.{view.__qualname__}", {})
+
+
+def _component_refs(app: Flask, components: dict) -> dict:
+    """Every schema the views name, generated together so that two classes of one name in
+    different modules (county's ChildOut, vaccination's ChildOut) get distinct components."""
+    from pydantic.json_schema import models_json_schema
+    models = set()
+    for spec in _views_specs(app):
+        for key in ("body", "response"):
+            schema = spec.get(key)
+            if typing.get_origin(schema) is list:
+                schema = typing.get_args(schema)[0]
+            if schema is not None:
+                models.add(schema)
+    ordered = sorted(models, key=lambda m: (m.__name__, m.__module__))
+    mapping, defs = models_json_schema([(m, "validation") for m in ordered],
+                                       ref_template="#/components/schemas/{model}")
+    components.update(defs.get("$defs", {}))
+    return {m: mapping[(m, "validation")] for m in ordered}
+
+
 def document(app: Flask) -> dict[str, Any]:
     """OpenAPI 3.1 for every `/api/` rule, from the schemas the views declare."""
     paths: dict[str, Any] = {}
     components: dict[str, Any] = {"Error": _ERROR_SCHEMA}
+    refs = _component_refs(app, components)
 
-    def ref(schema: type[Schema]) -> dict:
-        js = schema.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in js.pop("$defs", {}).items():
-            components[name] = sub
-        components[schema.__name__] = js
-        return {"$ref": f"#/components/schemas/{schema.__name__}"}
+    def ref(schema) -> dict:
+        if typing.get_origin(schema) is list:  # a view answering a JSON array
+            return {"type": "array", "items": ref(typing.get_args(schema)[0])}
+        return refs[schema]
 
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith("/api/"):
@@ -236,7 +262,8 @@ def document(app: Flask) -> dict[str, Any]:
             ok: dict[str, Any] = {"description": "成功"}
             if spec.get("response"):
                 ok["content"] = {"application/json": {"schema": ref(spec["response"])}}
-            op["responses"]["200"] = ok
+            # 2XX: a view may answer 200, 201 (created) or 202 (accepted) with this schema
+            op["responses"]["2XX"] = ok
             if spec.get("tags"):
                 op["tags"] = spec["tags"]
             if params:

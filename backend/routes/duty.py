@@ -268,7 +268,7 @@ def log_form():
 
 @bp.get("/api/duty/mine")
 @require("doctor")
-@api.describe(summary="我的巡回坐诊安排（近两周与未来四周）", response=DutyDayOut, tags=["duty"])
+@api.describe(summary="我的巡回坐诊安排（近两周与未来四周）", response=list[DutyDayOut], tags=["duty"])
 def mine_api():
     return jsonify([{"day": d.day.isoformat(), "label": d.label, "village_id": d.village_id,
                      "village": d.village, "half": d.half, "kind": d.kind,
