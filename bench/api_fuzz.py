@@ -22,8 +22,13 @@ SKIP = {("POST", "/api/auth/logout")}   # would end the session the rest of the 
 
 
 def _serve(app):
-    from werkzeug.serving import make_server
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):  # thousands of fuzzed URLs are noise
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
     threading.Thread(target=server.serve_forever, daemon=True, name="fuzz-app").start()
     return server, f"http://127.0.0.1:{server.server_port}"
 
