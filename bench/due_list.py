@@ -11,91 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import re
 import statistics
 import time
-from datetime import timedelta
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 
-TEAM = "team-bench"
-TOWNSHIP = "twp-bench"
-
-
-def seed(residents: int) -> dict:
-    from backend.models.account import Account
-    from backend.models.base import utcnow
-    from backend.models.care import ChronicCase, Contract
-    from backend.models.facility import Facility, Team, TeamMember, TeamMembership
-    from backend.models.people import Resident
-    from backend.services.auth import hash_password
-    from backend.services.care_common import local_today
-    from infra.seed import make_id_number
-
-    rng = random.Random(6)
-    today = local_today()
-    now = utcnow()
-    Facility(TOWNSHIP, kind="township", name="基准镇卫生院", parent_id="cty-bench",
-             county_id="cty-bench").save()
-    Team(TEAM, facility_id=TOWNSHIP, name="基准家庭医生队", members=[
-        TeamMember(login="s:benchdoc", name="基准医生", role="gp", phone="13800000000")]).save()
-    Account("s:benchdoc", role="doctor", display_name="基准医生", facility_id=TOWNSHIP,
-            password_hash=hash_password("Bench-2026-pass"), created_at=now).save()
-    TeamMembership("s:benchdoc", team_id=TEAM, facility_id=TOWNSHIP).save()
-    cases = 0
-    with Resident.batch_write() as rb, Contract.batch_write() as cb, ChronicCase.batch_write() as kb:
-        for i in range(residents):
-            rid = f"bench-{i:06d}"
-            age = rng.randint(35, 90)
-            born = today - timedelta(days=age * 365 + rng.randint(0, 364))
-            village = f"vil-bench-{i % 12:02d}"
-            conditions = set()
-            if rng.random() < 0.45:
-                conditions.add("hypertension")
-            if rng.random() < 0.15:
-                conditions.add("diabetes")
-            name = f"居民{i:04d}"
-            rb.save(Resident(rid, id_number=make_id_number(born, i, i % 2 == 1), name=name,
-                             sex="M" if i % 2 else "F", birth_date=born.isoformat(),
-                             household_id=f"hh-bench-{i // 3}", village_id=village,
-                             township_id=TOWNSHIP, team_id=TEAM, conditions=conditions,
-                             created_at=now))
-            cb.save(Contract(rid, f"ctr-bench-{i:06d}", group_id=f"grp-{i}", team_id=TEAM,
-                             kind="individual", years=1, start=today.isoformat(),
-                             end=(today + timedelta(days=364)).isoformat(), status="active",
-                             channel="desk", signed_by="s:benchdoc", signed_at=now, name=name,
-                             village_id=village, active_team=TEAM,
-                             contact_key=f"0000-00-00#{rid}"))
-            for disease in sorted(conditions):
-                due = today + timedelta(days=rng.randint(-30, 90))
-                high = rng.random() < 0.1
-                kb.save(ChronicCase(rid, disease, team_id=TEAM, next_due=due.isoformat(),
-                                    due_key=f"{due.isoformat()}#{rid}#{disease}", name=name,
-                                    village_id=village, birth_date=born.isoformat(),
-                                    last_visit=(due - timedelta(days=90)).isoformat(),
-                                    last_outcome="urgent_referral" if high else "controlled",
-                                    last_systolic=186 if high else 132,
-                                    last_diastolic=100 if high else 82,
-                                    visits_year=str(today.year), visits_count=rng.randint(0, 3),
-                                    revision=1))
-                cases += 1
-    return {"cases": cases}
-
-
-def count_requests():
-    """Count DynamoDB calls made by botocore (all clients) during a block."""
-    import botocore.client
-    counter = {"n": 0}
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation_name, api_params):
-        counter["n"] += 1
-        return original(self, operation_name, api_params)
-
-    botocore.client.BaseClient._make_api_call = counting
-    return counter, lambda: setattr(botocore.client.BaseClient, "_make_api_call", original)
+from bench._harness import count_requests, seed_team  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                                       testing=True, secret_key="bench"))
         create_all()
         started = time.perf_counter()
-        info = seed(args.residents)
+        info = seed_team(args.residents)
         seed_s = time.perf_counter() - started
         client = app.test_client()
         html = client.get("/login").get_data(as_text=True)

@@ -62,14 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--children", type=int, default=None)
-    parser.add_argument("--requests", type=int, default=None)
     args = parser.parse_args(argv)
     children = args.children or (10_000 if args.quick else 100_000)
     for key, value in schedule_figures(children).items():
-        print(f"{key}: {value}")
-    requests = args.requests or (1_000 if args.quick else 10_000)
-    from bench.vaccine_lottery import lottery_figures
-    for key, value in lottery_figures(requests).items():
         print(f"{key}: {value}")
     return 0
 

@@ -159,6 +159,9 @@ def restore(port: int, path: Path) -> int:
 
 def _make_app() -> SerialApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from infra import localdb_query
+    localdb_query.install()
     return SerialApp(DomainDispatcherApplication(create_backend_app))
 
 

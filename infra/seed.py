@@ -51,6 +51,7 @@ class DemoCounty:
     residents: list[dict] = field(default_factory=list)
     grants: list[dict] = field(default_factory=list)
     staff: list[dict] = field(default_factory=list)
+    slots_from: date | None = None   # the first day of generated demo slots (local date)
 
     @property
     def demo_resident(self) -> dict:

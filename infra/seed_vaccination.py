@@ -42,8 +42,9 @@ def seed_extra(county) -> None:
     with ScheduleTemplate.batch_write() as batch:
         for t in templates:
             batch.save(ScheduleTemplate(active=True, version=1, updated_at=now, **t))
+    county.slots_from = today()
     for fid in sorted({t["facility_id"] for t in templates}):
-        generate_slots(Facility.get(fid), start=today(), days=8, batch=True)
+        generate_slots(Facility.get(fid), start=county.slots_from, days=8, batch=True)
 
     parent = county.demo_resident
     born = today() - timedelta(days=125)

@@ -32,16 +32,23 @@ class Household(BaseModel):
 class SearchKey(BaseModel):
     """One search term of one resident, written when the resident is written.
 
-    PK township_id (the centre whose staff search); SK `<kind>:<term>#<resident_id>`, kinds:
-    `n` the name and each of its endings (钟静宝, 静宝, 宝), `p` pinyin initials (zjb; each
-    reading of a character with several), `f` full pinyin (zhongjingbao), `i` the identity
-    number reversed and `t` the phone reversed (so "last digits" is a prefix). A search is
-    one Query `begins_with` per kind; the hits are then read by key for the access check.
+    PK `shard` = `<township_id>#<kind>:<first character of the term>`; SK
+    `<kind>:<term>#<resident_id>`. Kinds: `n` the name and each of its endings (钟静宝, 静宝,
+    宝), `p` pinyin initials (zjb; each reading of a character with several), `f` full pinyin
+    (zhongjingbao), `i` the identity number reversed and `t` the phone reversed (so "last
+    digits" is a prefix). A search is one Query `begins_with` per kind in the shard of the
+    typed text's first character: a centre's terms spread over many small item collections
+    (one centre of 2,000 people holds ~30,000 terms), so a Query reads only its own.
     """
 
     class Meta:
         table = "search-keys"
 
-    township_id = UnicodeAttribute(hash_key=True)
+    shard = UnicodeAttribute(hash_key=True)
     term_key = UnicodeAttribute(range_key=True)
     resident_id = UnicodeAttribute()
+    township_id = UnicodeAttribute()
+
+    @staticmethod
+    def shard_of(township_id: str, kind: str, term: str) -> str:
+        return f"{township_id}#{kind}:{term[:1]}"

@@ -149,8 +149,10 @@ NOTICE_LABELS: dict[str, str] = {
 
 
 # Kinds the family doctor's team is not copied on for a resident without a phone: the team
-# caused them (a contract it signed or offered) or already has them in its own lists.
-TEAM_KNOWS = frozenset({"contract_signed", "contract_offer", "contract_renewal", "followup_due"})
+# caused them (a contract it signed or offered, a referral it made, a visit it just did) or
+# already has them in its own lists.
+TEAM_KNOWS = frozenset({"contract_signed", "contract_offer", "contract_renewal", "followup_due",
+                        "referral_booked", "rate_service"})
 
 
 def label_for(kind: str) -> str:

@@ -84,6 +84,9 @@ def _with_carers(requests: list[NoticeRequest]) -> list[NoticeRequest]:
             except Team.DoesNotExist:
                 teams[person.team_id] = []
     out = list(requests)
+    # A relative told directly keeps their own request: a copy with the same dedupe key
+    # would race it for the claim and could win with the elder's wording.
+    direct = {(r.recipient, r.dedupe_key) for r in requests if r.dedupe_key}
     for r in requests:
         rid = r.recipient[4:] if r.recipient.startswith("res:") else None
         person = phoneless.get(rid or "")
@@ -92,7 +95,7 @@ def _with_carers(requests: list[NoticeRequest]) -> list[NoticeRequest]:
         title = r.title if person.name in r.title else f"{person.name}：{r.title}"
         team = [] if r.kind in TEAM_KNOWS else teams.get(person.team_id or "", [])
         for carer in dict.fromkeys(carers[rid] + team):
-            if carer != r.recipient:
+            if carer != r.recipient and (carer, r.dedupe_key) not in direct:
                 out.append(NoticeRequest(carer, r.kind, title, r.body, r.url, r.urgent,
                                          r.dedupe_key, about=rid))
     return out

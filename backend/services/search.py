@@ -31,8 +31,13 @@ def search_terms(resident: Resident) -> list[str]:
 
 
 def search_key_items(resident: Resident) -> list[SearchKey]:
-    return [SearchKey(resident.township_id, f"{term}#{resident.resident_id}",
-                      resident_id=resident.resident_id) for term in search_terms(resident)]
+    out = []
+    for term in search_terms(resident):
+        kind, _, text = term.partition(":")
+        out.append(SearchKey(SearchKey.shard_of(resident.township_id, kind, text),
+                             f"{term}#{resident.resident_id}", resident_id=resident.resident_id,
+                             township_id=resident.township_id))
+    return out
 
 
 def reindex(residents: list[Resident]) -> int:
@@ -81,7 +86,8 @@ def search_residents(user: CurrentUser, text: str, *, limit: int = 20,
         return SearchResult(q.text, [], q.error)
     ids: list[str] = []
     for kind, prefix in q.kinds:
-        for row in SearchKey.query(township, SearchKey.term_key.startswith(f"{kind}:{prefix}"),
+        for row in SearchKey.query(SearchKey.shard_of(township, kind, prefix),
+                                   SearchKey.term_key.startswith(f"{kind}:{prefix}"),
                                    limit=_PER_KIND, page_size=_PER_KIND):
             ids.append(row.resident_id)
     found: dict[str, Resident] = {}

@@ -1,6 +1,7 @@
 """A family doctor records a follow-up on a 360 px phone."""
 from backend.models.care import ChronicCase, FollowUp
 from backend.services.auth import CurrentUser
+from backend.rules.contracts import CONSENT_VERSION, paper_consent
 from backend.services.contracts import sign
 from tests.browser.conftest import login_staff
 from tests.test_care_http import make_resident
@@ -13,7 +14,7 @@ def test_doctor_records_followup_on_phone(phone, live_server, app):
     patient = make_resident(age=70, conditions=("hypertension",), township="twp-02",
                             village="vil-twp-02-05")
     sign(DOCTOR, resident_ids=[patient.resident_id], team_id=None, kind="individual", years=1,
-         channel="desk")
+         channel="desk", consent=paper_consent("QY-T-0001", CONSENT_VERSION, DOCTOR.login))
     page = phone.new_page()
     login_staff(page, live_server, "doctor03")
     page.goto(f"{live_server}/team")

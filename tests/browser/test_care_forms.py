@@ -11,6 +11,7 @@ from backend.models.booking import Booking
 from backend.models.care import MedicineCollector, Prescription, Referral
 from backend.models.people import Resident
 from backend.rules.followup import Readings
+from backend.rules.contracts import CONSENT_VERSION, paper_consent
 from backend.services.contracts import sign
 from backend.services.followups import record_followup
 from tests.browser.conftest import PHONE, login_resident, login_staff
@@ -36,7 +37,7 @@ def test_doctor_uses_patient_forms_without_javascript(phone_no_js, live_server):
     patient = make_resident(age=66, conditions=("hypertension",), township="twp-02",
                             village="vil-twp-02-06")
     sign(DOCTOR, resident_ids=[patient.resident_id], team_id=None, kind="individual", years=1,
-         channel="desk")
+         channel="desk", consent=paper_consent("QY-T-0001", CONSENT_VERSION, DOCTOR.login))
     record_followup(DOCTOR, patient.resident_id, disease="hypertension",
                     readings=Readings(systolic=130, diastolic=80))
     relative = make_resident(age=40, township="twp-02", village="vil-twp-02-06")
@@ -100,7 +101,7 @@ def test_resident_opens_service_card_from_my_doctor_and_prints_a5(phone, live_se
     patient = make_resident(age=70, conditions=("hypertension", "diabetes"), township="twp-02",
                             village="vil-twp-02-06", phone=number)
     sign(DOCTOR, resident_ids=[patient.resident_id], team_id=None, kind="individual", years=1,
-         channel="desk")
+         channel="desk", consent=paper_consent("QY-T-0001", CONSENT_VERSION, DOCTOR.login))
     for disease, readings in (("hypertension", Readings(systolic=138, diastolic=84)),
                               ("diabetes", Readings(fasting_glucose=6.4))):
         record_followup(DOCTOR, patient.resident_id, disease=disease, readings=readings)

@@ -42,6 +42,12 @@ def pending(page) -> str:
     return page.locator("#sync-pending").inner_text()
 
 
+def wait_pending(page, n: int) -> str:
+    """The outbox count once it has caught up (it is written after IndexedDB answers)."""
+    page.locator("#sync-pending", has_text=f"待上传 {n} 条").wait_for()
+    return pending(page)
+
+
 def record_followup(page, resident, systolic: int, diastolic: int) -> None:
     page.evaluate(f"location.hash = '#r/{resident.resident_id}'")
     form = page.locator("#day-followup")
@@ -88,7 +94,7 @@ def test_a_day_offline_keeps_every_record_through_reloads_kills_and_an_update(
     assert "3 分" in elder.locator("#self-care-total").inner_text()
     elder.locator('button[type="submit"]').click()
     page.locator("#sync-msg", has_text="自理能力 3 分").wait_for()
-    assert pending(page) == "待上传 4 条"
+    assert wait_pending(page, 4) == "待上传 4 条"
     page.screenshot(path="/tmp/offline-day-resident-360.png", full_page=True)
 
     page.reload()  # offline: the worker serves the shell, the outbox is in IndexedDB
@@ -151,8 +157,9 @@ def test_a_second_person_on_the_phone_never_sees_or_sends_the_first_ones_records
     login_staff(page, live_server, "doctor08")
     open_day(page, live_server)
     phone.set_offline(True)
+    page.locator("#sync-net", has_text="离线").wait_for()
     record_followup(page, first, 150, 95)
-    assert pending(page) == "待上传 1 条"
+    assert wait_pending(page, 1) == "待上传 1 条"
     # Logging out with a record not uploaded is refused, with a warning.
     page.click("#logout-form button")
     page.locator("#logout-refused", has_text="没有上传").wait_for()
@@ -161,7 +168,7 @@ def test_a_second_person_on_the_phone_never_sees_or_sends_the_first_ones_records
     phone.set_offline(False)
     page.reload()
     page.locator("#sync-msg", has_text="登录已过期").wait_for()
-    assert pending(page) == "待上传 1 条"  # kept for its owner
+    assert wait_pending(page, 1) == "待上传 1 条"  # kept for its owner
     login_staff(page, live_server, "nurse08")
     page.goto(f"{live_server}/team/day")
     page.locator("#sync-last", has_text="上次同步").wait_for()

@@ -109,7 +109,7 @@ def test_clicking_a_notification_marks_it_read_and_updates_the_badge(phone, live
     # The click handler's work (openWindow itself needs a real user gesture).
     result = worker.evaluate("""self.registration.getNotifications().then(ns => {
         const n = ns.find(x => x.tag === %r);
-        return markNoticeRead(n.data.id); })""" % notice.notice_id)
+        return self.markNoticeRead(n.data.id); })""" % notice.notice_id)
     assert result == before
     assert Notice.get(recipient, notice.notice_id).read_at is not None
     page.wait_for_function(f"document.getElementById('header-unread').textContent === '{before}'"
