@@ -31,7 +31,8 @@ def create_app(config: Config | None = None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
         CSRF_EXEMPT=set(),
     )
-    app.json.ensure_ascii = False
+    from backend.api import JsonProvider
+    app.json = JsonProvider(app)  # depth-limited parsing, no NaN/Infinity, non-ASCII kept
     _configure_logging()
 
     from backend.models.base import bind

@@ -14,12 +14,56 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable
 
+import json
+import re
+import typing
+
 from flask import Flask, request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from flask.json.provider import DefaultJSONProvider
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from backend.errors import AppError, ValidationFailed
 
-__all__ = ["Schema", "body", "query", "document", "describe"]
+__all__ = ["Schema", "body", "query", "document", "describe", "JsonProvider", "MAX_JSON_DEPTH",
+           "check_json_depth"]
+
+# Deeper than any request schema nests (the deepest is 3); Python's parser recurses per
+# level, so 100,000 brackets would end in RecursionError (a 500) without this limit.
+MAX_JSON_DEPTH = 32
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def check_json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit`, by counting brackets outside strings,
+    without recursion and before any parsing (400 json_too_deep)."""
+    if text.count("[") + text.count("{") <= limit:
+        return
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                raise AppError(f"提交的内容嵌套超过{limit}层", code="json_too_deep")
+        elif token in "]}":
+            depth -= 1
+
+
+def _no_constant(name: str):
+    # NaN and Infinity are not JSON (RFC 8259); Python's parser accepts them by default.
+    raise ValueError(f"{name} is not JSON")
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Flask's JSON with a depth limit and without NaN/Infinity, for every `get_json`."""
+
+    ensure_ascii = False
+
+    def loads(self, s: str | bytes, **kwargs):
+        text = s.decode("utf-8", "replace") if isinstance(s, (bytes, bytearray)) else s
+        check_json_depth(text)
+        kwargs.setdefault("parse_constant", _no_constant)
+        return json.loads(s, **kwargs)
 
 _SPECS: dict[str, dict[str, Any]] = {}  # view qualified name -> spec parts
 
@@ -47,6 +91,7 @@ _MESSAGES = {
     "string_type": "应为文本",
     "int_type": "应为整数",
     "value_error": "取值无效",
+    "finite_number": "应为有限的数字",
     "too_short": "项目太少",
     "too_long": "项目太多",
 }
@@ -56,7 +101,32 @@ class Schema(BaseModel):
     """Base of every request/response schema: unknown fields are refused."""
 
     # defer_build: validators are built on first use, not at import (Lambda cold start).
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+    # allow_inf_nan=False: "inf" or "nan" in a number field is refused (422), never stored.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True,
+                              allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded_numbers(cls, value):
+        # Every number a client sends is finite (allow_inf_nan) and within ±MAX_NUMBER, also
+        # fields without their own bounds: a 400-digit integer would fail at DynamoDB (38).
+        _check_number(value)
+        return value
+
+
+# Above any count, amount or timestamp (ms) the app takes; below 2**53 (exact in JS).
+MAX_NUMBER = 10**15
+
+
+def _check_number(value) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        if not -MAX_NUMBER <= value <= MAX_NUMBER:
+            raise ValueError("数值超出范围")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _check_number(item)
 
 
 def _field_errors(err: ValidationError) -> list[dict]:
@@ -129,17 +199,42 @@ _ERROR_SCHEMA = {
 }
 
 
+def _views_specs(app: Flask):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            view = app.view_functions[rule.endpoint]
+            yield _SPECS.get(f"{view.__module__}.{view.__qualname__}", {})
+
+
+def _component_refs(app: Flask, components: dict) -> dict:
+    """Every schema the views name, generated together so that two classes of one name in
+    different modules (county's ChildOut, vaccination's ChildOut) get distinct components."""
+    from pydantic.json_schema import models_json_schema
+    models = set()
+    for spec in _views_specs(app):
+        for key in ("body", "response"):
+            schema = spec.get(key)
+            if typing.get_origin(schema) is list:
+                schema = typing.get_args(schema)[0]
+            if schema is not None:
+                models.add(schema)
+    ordered = sorted(models, key=lambda m: (m.__name__, m.__module__))
+    mapping, defs = models_json_schema([(m, "validation") for m in ordered],
+                                       ref_template="#/components/schemas/{model}")
+    components.update(defs.get("$defs", {}))
+    return {m: mapping[(m, "validation")] for m in ordered}
+
+
 def document(app: Flask) -> dict[str, Any]:
     """OpenAPI 3.1 for every `/api/` rule, from the schemas the views declare."""
     paths: dict[str, Any] = {}
     components: dict[str, Any] = {"Error": _ERROR_SCHEMA}
+    refs = _component_refs(app, components)
 
-    def ref(schema: type[Schema]) -> dict:
-        js = schema.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in js.pop("$defs", {}).items():
-            components[name] = sub
-        components[schema.__name__] = js
-        return {"$ref": f"#/components/schemas/{schema.__name__}"}
+    def ref(schema) -> dict:
+        if typing.get_origin(schema) is list:  # a view answering a JSON array
+            return {"type": "array", "items": ref(typing.get_args(schema)[0])}
+        return refs[schema]
 
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.rule.startswith("/api/"):
@@ -167,7 +262,8 @@ def document(app: Flask) -> dict[str, Any]:
             ok: dict[str, Any] = {"description": "成功"}
             if spec.get("response"):
                 ok["content"] = {"application/json": {"schema": ref(spec["response"])}}
-            op["responses"]["200"] = ok
+            # 2XX: a view may answer 200, 201 (created) or 202 (accepted) with this schema
+            op["responses"]["2XX"] = ok
             if spec.get("tags"):
                 op["tags"] = spec["tags"]
             if params:

@@ -15,6 +15,18 @@ def _flag(name: str, default: bool) -> bool:
     return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
 
 
+# The browsers' push services: Chrome/Android (FCM), Firefox (Mozilla autopush), Edge
+# (Windows Push Notification Services), Safari/iOS (Apple).
+DEFAULT_PUSH_HOSTS = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "*.notify.windows.com",
+    "web.push.apple.com",
+    "*.push.apple.com",
+)
+
+
 @dataclass
 class Config:
     """Everything the app reads from its surroundings.
@@ -87,6 +99,14 @@ class Config:
     vapid_private_key: str = field(default_factory=lambda: _env("COUNTYCARE_VAPID_PRIVATE_KEY", ""))
     vapid_public_key: str = field(default_factory=lambda: _env("COUNTYCARE_VAPID_PUBLIC_KEY", ""))
     vapid_subject: str = field(default_factory=lambda: _env("COUNTYCARE_VAPID_SUBJECT", "mailto:push@countycare.example.cn"))
+    # Where a push may go (SSRF): https on these hosts only ("*.x" = any subdomain of x),
+    # and only to public addresses after DNS resolution. COUNTYCARE_PUSH_HOSTS (comma-
+    # separated) replaces the list. `push_allow_loopback` is for tests (their push service
+    # is on 127.0.0.1, listed explicitly in their config): never set it on a stage.
+    push_allowed_hosts: tuple[str, ...] = field(default_factory=lambda: tuple(
+        h.strip() for h in _env("COUNTYCARE_PUSH_HOSTS", ",".join(DEFAULT_PUSH_HOSTS)).split(",")
+        if h.strip()))
+    push_allow_loopback: bool = False
     push_concurrency: int = field(default_factory=lambda: int(_env("COUNTYCARE_PUSH_CONCURRENCY", "16")))
     push_timeout_seconds: float = 5.0
     push_max_attempts: int = 3

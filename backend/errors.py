@@ -136,6 +136,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(AppError)
     def _app_error(err: AppError):
+        from flask import g
+        g.error_code = err.code  # read by the refusal audit (backend.security)
         return error_response(err.status, err.code, err.message, details=err.details,
                               retry_after=err.retry_after)
 

@@ -15,6 +15,10 @@ __all__ = ["current_user", "require", "install", "set_session_cookie", "clear_se
            "client_address", "csrf_token"]
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# The areas whose routes answer with residents' health data: a 403/404 there is a refused
+# attempt, recorded in the audit trail (the person's id from the URL, else the route).
+HEALTH_DATA_BLUEPRINTS = frozenset({"residents", "care", "vaccination", "registry", "sync"})
+_SUBJECT_ARGS = ("resident_id", "child_id", "household_id")
 # Anonymous forms (login) use a double-submit cookie; signed-in users a per-session token.
 ANON_CSRF_COOKIE = "cc_csrf"
 
@@ -109,11 +113,30 @@ def clear_session_cookie(resp: Response) -> None:
                        path="/")
 
 
+def _audit_refusal(resp: Response) -> None:
+    """One audit event (outcome refused) for a signed-in user's 403/404 on health data."""
+    if resp.status_code not in (403, 404) or request.blueprint not in HEALTH_DATA_BLUEPRINTS:
+        return
+    user = current_user()
+    if user is None:
+        return
+    from backend.services import audit
+    args = request.view_args or {}
+    subject = next((str(args[k]) for k in _SUBJECT_ARGS if args.get(k)), f"route#{request.endpoint}")
+    audit.refused(user, subject_id=subject[:64], what=str(request.endpoint),
+                  code=g.get("error_code") or str(resp.status_code))
+
+
 def install(app: Flask) -> None:
     @app.before_request
     def _csrf():
         if request.endpoint not in app.config.get("CSRF_EXEMPT", set()):
             _check_csrf()
+
+    @app.after_request
+    def _refusals(resp: Response) -> Response:
+        _audit_refusal(resp)
+        return resp
 
     @app.after_request
     def _headers(resp: Response) -> Response:

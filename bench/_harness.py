@@ -42,9 +42,14 @@ def local_app(prefix: str, *, push: bool = False, **config):
     port, server = localdb.start_in_thread()
     receiver = None
     if push:
+        from backend.config import DEFAULT_PUSH_HOSTS
         from backend.services import push as push_service
         private, public = push_service.generate_vapid_keys()
-        config.update(vapid_private_key=private, vapid_public_key=public)
+        # The local push service is on 127.0.0.1: listed, and loopback allowed (bench only).
+        config.update(vapid_private_key=private, vapid_public_key=public,
+                      push_allowed_hosts=DEFAULT_PUSH_HOSTS + ("127.0.0.1",),
+                      push_allow_loopback=True)
+    config.setdefault("s3_endpoint", f"http://127.0.0.1:{port}")  # the same server serves S3
     app = create_app(Config.local(dynamodb_endpoint=f"http://127.0.0.1:{port}", table_prefix=prefix,
                                   secure_cookies=False, testing=True, **config))
     create_all()

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     from backend import create_app
-    from backend.config import Config
+    from backend.config import DEFAULT_PUSH_HOSTS, Config
     from backend.models.base import new_id, utcnow
     from backend.models.push import PushSubscription
     from backend.services import notify, push
@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(Config.local(dynamodb_endpoint=f"http://127.0.0.1:{port}",
                                   table_prefix="bench-push", secure_cookies=False, testing=True,
                                   vapid_private_key=private, vapid_public_key=public,
-                                  push_concurrency=args.concurrency))
+                                  push_concurrency=args.concurrency,
+                                  # the local push service is on 127.0.0.1 (bench only)
+                                  push_allowed_hosts=DEFAULT_PUSH_HOSTS + ("127.0.0.1",),
+                                  push_allow_loopback=True))
     create_all()
     receiver = PushReceiver(public, app.config["COUNTYCARE"].vapid_subject, decrypt=os.environ.get("BENCH_DECRYPT", "1") == "1").start()
     # A fixed daytime clock: the benchmark measures sending, not quiet hours.

@@ -87,6 +87,7 @@ def build(tables: dict) -> dict:
                                                 "${AWS::AccountId}:${HttpApi}/*"}},
     }
     resources.update(exports_resources())
+    resources.update(audit_archive_resources())
     for name, (expression, description) in sorted(SCHEDULE.items()):
         lid = "Schedule" + "".join(p.capitalize() for p in name.split("_"))
         # Zappa's handler runs the function named after the rule's last "-": module.function.
@@ -112,6 +113,11 @@ def build(tables: dict) -> dict:
         "Parameters": {
             "FunctionName": {"Type": "String", "Default": "countycare-prod",
                              "Description": "The Lambda function Zappa deploys (project-stage)."},
+            "BundleBucket": {"Type": "String", "Default": "countycare-prod-deploy",
+                             "Description": "S3 bucket holding the bundle `make package` built "
+                                            "(the audit archiver runs from the same code)."},
+            "BundleKey": {"Type": "String", "Default": "countycare-prod.zip",
+                          "Description": "Key of that bundle in BundleBucket."},
             "FunctionReady": {"Type": "String", "AllowedValues": ["true", "false"],
                               "Default": "false",
                               "Description": "true once `zappa deploy prod` created the function."},
@@ -160,6 +166,82 @@ def exports_resources() -> dict:
                     {"Sid": "ExportTask", "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
                      "Resource": _function_arn()},
                 ]},
+            },
+        },
+    }
+
+
+def audit_archive_resources() -> dict:
+    """Tamper evidence for the audit trail: the audit table's stream (new images) copied by
+    a small function of its own to a bucket under Object Lock in compliance mode, where no
+    one (not the app's role, not the account's root) can delete or overwrite a version
+    before its retention ends. The archiver's role may read the stream and put objects;
+    it has no delete. The app's role has no right on this bucket at all."""
+    from backend.config import Config
+    retention_days = Config.__dataclass_fields__["audit_retention_days"].default
+    stream_arn = {"Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "StreamArn"]}
+    return {
+        "AuditArchiveBucket": {
+            "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                # Config.bucket("audit") = <table prefix = stack name>-audit
+                "BucketName": {"Fn::Sub": "${AWS::StackName}-audit"},
+                "ObjectLockEnabled": True,
+                "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled", "Rule": {
+                    "DefaultRetention": {"Mode": "COMPLIANCE", "Days": retention_days}}},
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+                    "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True, "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            },
+        },
+        "AuditArchiverRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": {"Fn::Sub": "${AWS::StackName}-audit-archiver"},
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}]},
+                "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/"
+                                                  "service-role/AWSLambdaBasicExecutionRole"}],
+                "Policies": [{"PolicyName": "countycare-audit-archive", "PolicyDocument": {
+                    "Version": "2012-10-17", "Statement": [
+                        {"Sid": "ReadAuditStream", "Effect": "Allow", "Action": [
+                            "dynamodb:DescribeStream", "dynamodb:GetRecords",
+                            "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                         "Resource": [stream_arn]},
+                        {"Sid": "AppendToArchive", "Effect": "Allow", "Action": [
+                            "s3:PutObject", "s3:PutObjectRetention"],
+                         "Resource": [{"Fn::Sub": "${AuditArchiveBucket.Arn}/*"}]},
+                    ]}}],
+            },
+        },
+        "AuditArchiver": {
+            "Type": "AWS::Lambda::Function", "Condition": "FunctionReady",
+            "Properties": {
+                "FunctionName": {"Fn::Sub": "${FunctionName}-audit-archive"},
+                "Description": "Copies the audit table's stream to the Object Lock bucket",
+                "Runtime": "python3.11", "Architectures": ["x86_64"],
+                "Handler": "backend.services.audit_archive.lambda_handler",
+                "Code": {"S3Bucket": {"Ref": "BundleBucket"}, "S3Key": {"Ref": "BundleKey"}},
+                "Role": {"Fn::GetAtt": ["AuditArchiverRole", "Arn"]},
+                "MemorySize": 256, "Timeout": 60,
+                "Environment": {"Variables": {
+                    "COUNTYCARE_TABLE_PREFIX": {"Ref": "AWS::StackName"},
+                    "COUNTYCARE_AUDIT_BUCKET": {"Ref": "AuditArchiveBucket"},
+                    "COUNTYCARE_STAGE": "prod", "S3_ENDPOINT": "", "DYNAMODB_ENDPOINT": ""}},
+            },
+        },
+        "AuditArchiverStream": {
+            "Type": "AWS::Lambda::EventSourceMapping", "Condition": "FunctionReady",
+            "Properties": {
+                "EventSourceArn": stream_arn, "FunctionName": {"Ref": "AuditArchiver"},
+                "StartingPosition": "TRIM_HORIZON", "BatchSize": 100,
+                # A failing batch is split and retried until stored (the stream keeps 24 h).
+                "BisectBatchOnFunctionError": True, "MaximumRetryAttempts": -1,
+                "MaximumRecordAgeInSeconds": -1,
             },
         },
     }

@@ -91,6 +91,9 @@ def table_resources() -> dict:
             props["GlobalSecondaryIndexes"] = _indexes(schema["global_secondary_indexes"])
         if schema.get("local_secondary_indexes"):
             props["LocalSecondaryIndexes"] = _indexes(schema["local_secondary_indexes"])
+        stream = getattr(model.Meta, "stream_view_type", None)
+        if stream:
+            props["StreamSpecification"] = {"StreamViewType": stream}
         ttl = model._ttl_attribute()
         if ttl is not None:
             props["TimeToLiveSpecification"] = {"AttributeName": ttl.attr_name, "Enabled": True}

@@ -11,7 +11,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 
 from backend import create_app  # noqa: E402
-from backend.config import Config  # noqa: E402
+from backend.config import DEFAULT_PUSH_HOSTS, Config  # noqa: E402
 from infra import localdb  # noqa: E402
 
 SEED_RESIDENTS = 240
@@ -33,7 +33,11 @@ def make_config(endpoint: str, **overrides) -> Config:
                 secret_key="test-secret", testing=True,
                 # Many tests log in as the demo resident; the limits have their own tests.
                 code_request_interval=(10_000, 60), code_requests_per_phone=(10_000, 3600),
-                code_failures=generous, password_failures=generous)
+                code_failures=generous, password_failures=generous,
+                # The local push service (tests/push_receiver.py) is on 127.0.0.1: listed
+                # explicitly, and loopback allowed in tests only (tests/test_push_api.py
+                # turns the flag off to check that it is refused everywhere else).
+                push_allowed_hosts=DEFAULT_PUSH_HOSTS + ("127.0.0.1",), push_allow_loopback=True)
     base.update(overrides)
     return Config.local(**base)
 

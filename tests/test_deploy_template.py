@@ -222,3 +222,60 @@ def test_the_lambda_role_cannot_scan():
     statements = template["Resources"]["LambdaRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     allowed = {a for s in statements if s["Effect"] == "Allow" for a in s["Action"]}
     assert "dynamodb:Scan" not in allowed and "dynamodb:Query" in allowed
+
+
+def _policy_statements(resource: dict) -> list[dict]:
+    props = resource["Properties"]
+    docs = [p["PolicyDocument"] for p in props.get("Policies", [])]
+    if "PolicyDocument" in props:
+        docs.append(props["PolicyDocument"])
+    return [s for d in docs for s in d["Statement"]]
+
+
+def _actions(statement: dict) -> set[str]:
+    a = statement["Action"]
+    return set(a if isinstance(a, list) else [a])
+
+
+def test_no_role_may_publish_to_sns_or_act_on_every_resource(committed):
+    for lid, resource in committed["Resources"].items():
+        if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::Policy"):
+            continue
+        for s in _policy_statements(resource):
+            assert not any(a.startswith("sns:") for a in _actions(s)), (lid, s)
+            if s["Effect"] == "Allow":
+                assert s["Resource"] not in ("*", ["*"]), (lid, s)
+
+
+def test_the_audit_table_streams_to_a_compliance_locked_bucket(committed):
+    from backend.config import Config
+    res = committed["Resources"]
+    assert res["TableAudit"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    bucket = res["AuditArchiveBucket"]
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["Properties"]["ObjectLockEnabled"] is True
+    rule = bucket["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert rule == {"Mode": "COMPLIANCE", "Days": Config().audit_retention_days}
+    assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    mapping = res["AuditArchiverStream"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["TableAudit", "StreamArn"]}
+    assert mapping["FunctionName"] == {"Ref": "AuditArchiver"}
+    fn = res["AuditArchiver"]["Properties"]
+    assert fn["Handler"] == "backend.services.audit_archive.lambda_handler"
+    from backend.services import audit_archive
+    assert callable(audit_archive.lambda_handler)
+
+
+def test_the_archiver_may_only_append_and_the_app_may_not_touch_the_archive(committed):
+    res = committed["Resources"]
+    archiver = _policy_statements(res["AuditArchiverRole"])
+    granted = set().union(*(_actions(s) for s in archiver if s["Effect"] == "Allow"))
+    assert granted == {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                       "dynamodb:ListStreams", "s3:PutObject", "s3:PutObjectRetention"}
+    app_statements = _statements(committed) + [
+        s for r in resources_of(committed, "AWS::IAM::Policy").values()
+        if {"Ref": "LambdaRole"} in r["Properties"]["Roles"] for s in _policy_statements(r)]
+    assert not any("AuditArchiveBucket" in json.dumps(s) for s in app_statements)
+    assert not any(a in AUDIT_REWRITE_ACTIONS for s in app_statements if s["Effect"] == "Allow"
+                   and any(_names_audit(r) and "/index/" not in json.dumps(r)
+                           for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]))
+                   for a in _actions(s))

@@ -66,27 +66,59 @@ def test_payload_that_cannot_fit_is_refused():
         rules.build_payload(notice_id="01J", kind="k", title="t", body="b", url="/" + "a" * 4000)
 
 
-@pytest.mark.parametrize("endpoint, local_ok, ok", [
+VENDORS = ("fcm.googleapis.com", "updates.push.services.mozilla.com", "*.notify.windows.com",
+           "web.push.apple.com", "*.push.apple.com")
+
+
+@pytest.mark.parametrize("endpoint, loopback_ok, ok", [
     ("https://fcm.googleapis.com/fcm/send/abc", False, True),
     ("https://updates.push.services.mozilla.com/wpush/v2/x", False, True),
+    ("https://wns2-par02p.notify.windows.com/w/?token=x", False, True),
+    ("https://web.push.apple.com/QGx", False, True),
+    ("https://api.push.apple.com/3/device/x", False, True),
+    ("https://FCM.googleapis.com./fcm/send/abc", False, True),
+    ("https://fcm.googleapis.com:443/fcm/send/abc", False, True),
+    ("https://fcm.googleapis.com:8443/fcm/send/abc", False, False),   # other ports: no
+    ("https://notify.windows.com/x", False, False),          # "*." is a subdomain only
+    ("https://evilnotify.windows.com/x", False, False),
+    ("https://fcm.googleapis.com.evil.example/x", False, False),
+    ("https://push.example.com/1", False, False),            # not a vendor's service
+    ("https://10.0.0.5/push", False, False),
+    ("https://169.254.169.254/latest/meta-data/", False, False),
     ("http://fcm.googleapis.com/fcm/send/abc", False, False),
     ("http://127.0.0.1:9000/push/1", False, False),
-    ("http://127.0.0.1:9000/push/1", True, True),
-    ("http://localhost/push/1", True, True),
+    ("http://127.0.0.1:9000/push/1", True, True),            # the tests' own push service
+    ("http://localhost/push/1", True, False),                # loopback, but not listed
     ("http://example.com/push/1", True, False),
-    ("ftp://push.example.com/1", True, False),
-    ("https://user:pw@push.example.com/1", False, False),
-    ("https://push.example.com:99999/1", False, False),
+    ("ftp://fcm.googleapis.com/1", True, False),
+    ("https://user:pw@fcm.googleapis.com/1", False, False),
+    ("https://fcm.googleapis.com:99999/1", False, False),
+    ("https://fcm.googleapis.com/a b", False, False),
     ("not a url", False, False),
     ("", False, False),
-    ("https://push.example.com/" + "a" * 1100, False, False),
+    ("https://fcm.googleapis.com/" + "a" * 1100, False, False),
 ])
-def test_push_endpoint_must_be_https(endpoint, local_ok, ok):
+def test_push_endpoint_is_https_on_a_listed_push_service(endpoint, loopback_ok, ok):
+    hosts = VENDORS + (("127.0.0.1",) if loopback_ok else ())
     if ok:
-        assert rules.check_endpoint(endpoint, allow_local_http=local_ok) == endpoint
+        assert rules.check_endpoint(endpoint, allowed_hosts=hosts, allow_loopback=loopback_ok) == endpoint
     else:
         with pytest.raises(rules.InvalidSubscription):
-            rules.check_endpoint(endpoint, allow_local_http=local_ok)
+            rules.check_endpoint(endpoint, allowed_hosts=hosts, allow_loopback=loopback_ok)
+
+
+@pytest.mark.parametrize("address, loopback_ok, ok", [
+    ("142.250.72.10", False, True),
+    ("2a00:1450:4001:80b::200a", False, True),
+    ("10.1.2.3", False, False), ("172.16.0.1", False, False), ("192.168.1.1", False, False),
+    ("169.254.169.254", False, False), ("fe80::1", False, False), ("100.64.0.1", False, False),
+    ("127.0.0.1", False, False), ("::1", False, False), ("::ffff:127.0.0.1", False, False),
+    ("::ffff:10.0.0.1", False, False), ("0.0.0.0", False, False), ("224.0.0.1", False, False),
+    ("fd00::1", False, False), ("127.0.0.1", True, True), ("10.1.2.3", True, False),
+    ("not an ip", False, False),
+])
+def test_pushes_go_to_public_addresses_only(address, loopback_ok, ok):
+    assert rules.address_allowed(address, allow_loopback=loopback_ok) is ok
 
 
 def _point() -> str:

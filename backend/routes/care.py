@@ -416,7 +416,7 @@ class DueQuery(api.Schema):
 @api.describe(summary="7天内到期的随访（按到期日，分页）", tags=TAGS)
 def api_due():
     q = api.query(DueQuery)
-    lst = followups.due_list(_doctor().team_id, limit=q.limit, after=q.after)
+    lst = followups.due_list(_doctor(), limit=q.limit, after=q.after)
     return jsonify({"today": lst.today.isoformat(), "due": [_case(c, lst.today) for c in lst.due],
                     "more": lst.more_due})
 
@@ -426,7 +426,7 @@ def api_due():
 @api.describe(summary="逾期随访（逾期最久的在前，分页）", tags=TAGS)
 def api_overdue():
     q = api.query(DueQuery)
-    lst = followups.overdue_list(_doctor().team_id, limit=q.limit, after=q.after)
+    lst = followups.overdue_list(_doctor(), limit=q.limit, after=q.after)
     return jsonify({"today": lst.today.isoformat(),
                     "overdue": [_case(c, lst.today) for c in lst.overdue],
                     "more": lst.more_overdue})
@@ -438,7 +438,7 @@ def api_overdue():
 def api_calls():
     user = _doctor()
     today = local_today()
-    return jsonify({"patients": [_case(c, today) for c in followups.call_list(user.team_id, today)],
+    return jsonify({"patients": [_case(c, today) for c in followups.call_list(user, today)],
                     "overdue_contacted": followups.overdue_contacted(user.team_id, today)})
 
 
@@ -541,7 +541,7 @@ def team_page():
     """The due list: one Query on by-team-due (benchmarked by bench.due_list)."""
     user = _doctor()
     q = api.query(DueQuery)
-    lst = followups.due_list(user.team_id, limit=q.limit, after=q.after)
+    lst = followups.due_list(user, limit=q.limit, after=q.after)
     return render_template("care/team.html", team=contracts.get_team(user.team_id),
                            rows=[_case(c, lst.today) for c in lst.due], today=lst.today,
                            more=lst.more_due, section="due", ended=q.ended)
@@ -552,7 +552,7 @@ def team_page():
 def overdue_page():
     user = _doctor()
     q = api.query(DueQuery)
-    lst = followups.overdue_list(user.team_id, limit=q.limit, after=q.after)
+    lst = followups.overdue_list(user, limit=q.limit, after=q.after)
     return render_template("care/team.html", team=contracts.get_team(user.team_id),
                            rows=[_case(c, lst.today) for c in lst.overdue], today=lst.today,
                            more=lst.more_overdue, section="overdue")
@@ -728,7 +728,7 @@ def calls_page():
     user = _doctor()
     today = local_today()
     return render_template("care/calls.html",
-                           rows=[_case(c, today) for c in followups.call_list(user.team_id, today)],
+                           rows=[_case(c, today) for c in followups.call_list(user, today)],
                            counted=followups.overdue_contacted(user.team_id, today),
                            outcomes=fu_rules.OUTCOMES)
 

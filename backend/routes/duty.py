@@ -9,6 +9,7 @@ from pydantic import Field
 
 from backend import api
 from backend.errors import AppError, ValidationFailed
+from backend.forms import whole_number
 from backend.models.base import new_id
 from backend.rules import duty as rules
 from backend.security import current_user, require
@@ -16,6 +17,14 @@ from backend.services import duty as svc
 from backend.services.schedules import today
 
 bp = Blueprint("duty", __name__)
+
+MAX_ROSTER_ROWS = 400  # as RosterIn.entries
+
+
+def _year(raw) -> int:
+    """A year from a query string (this year when empty)."""
+    return whole_number(raw, low=2000, high=2100, default=today().year, field="年份",
+                        code="invalid_year")
 
 
 class EntryIn(api.Schema):
@@ -111,7 +120,7 @@ def _session_out(s) -> dict:
 @require("township_admin")
 def admin_page():
     user = current_user()
-    year = request.args.get("year", type=int) or today().year
+    year = _year(request.args.get("year"))
     view = svc.roster_view(user.facility_id, year)
     return render_template("duty/admin.html", v=view, year=year, rules=rules,
                            deadlines=svc.deadlines(user.facility_id, year),
@@ -121,19 +130,20 @@ def admin_page():
 
 def _entries_from_form(form) -> list[dict]:
     out = []
-    for i in range(int(form.get("rows", "0") or 0)):
+    for i in range(whole_number(form.get("rows"), low=0, high=MAX_ROSTER_ROWS, default=0, field="行数")):
         village, doctor = form.get(f"village_{i}"), form.get(f"doctor_{i}")
         if not village and not doctor:
             continue
         if not village or not doctor:
             raise ValidationFailed(f"第{i + 1}行：请同时选择村卫生室和医生", code="incomplete_row")
-        weeks = [int(w) for w in form.getlist(f"weeks_{i}") if w.isdigit()]
+        weeks = [whole_number(w, low=1, high=5, field="第几周", code="invalid_weeks")
+                 for w in form.getlist(f"weeks_{i}")[:5]]
         if not weeks:
             raise ValidationFailed(f"第{i + 1}行：请选择每月第几周", code="invalid_weeks")
-        try:
-            weekday = int(form.get(f"weekday_{i}", ""))
-        except ValueError:
-            raise ValidationFailed(f"第{i + 1}行：请选择星期", code="invalid_weekday") from None
+        if not (form.get(f"weekday_{i}") or "").strip():
+            raise ValidationFailed(f"第{i + 1}行：请选择星期", code="invalid_weekday")
+        weekday = whole_number(form.get(f"weekday_{i}"), low=0, high=6, field="星期",
+                               code="invalid_weekday")
         out.append({"village_id": village, "doctor_login": doctor, "weekday": weekday,
                     "half": form.get(f"half_{i}", ""), "weeks": weeks})
     return out
@@ -143,8 +153,9 @@ def _entries_from_form(form) -> list[dict]:
 @require("township_admin")
 def admin_save():
     user = current_user()
-    year = request.form.get("year", type=int) or today().year
-    version = request.form.get("version", type=int)
+    year = _year(request.form.get("year"))
+    raw_version = (request.form.get("version") or "").strip()
+    version = whole_number(raw_version, low=0, high=10**9, field="版本") if raw_version else None
     try:
         entries = _entries_from_form(request.form)
         _, violations = svc.save_roster(user, year=year, model=request.form.get("model", ""),
@@ -182,7 +193,7 @@ def admin_file():
         raise ValidationFailed("请勾选确认后再上报", code="confirm_required")
     what, period = request.form.get("what"), request.form.get("period", "")
     if what == "roster":
-        svc.file_roster(user, int(period) if period.isdigit() else 0)
+        svc.file_roster(user, whole_number(period, low=0, high=2100, default=0, field="年份", code="invalid_year"))
     else:
         svc.file_stats(user, period)
     return redirect(url_for("duty.admin_page", saved="filed"), code=303)
@@ -192,7 +203,7 @@ def admin_file():
 @require("township_admin")
 @api.describe(summary="本卫生院的巡回坐诊排班与是否符合要求", response=RosterOut, tags=["duty"])
 def roster_api():
-    year = request.args.get("year", type=int) or today().year
+    year = _year(request.args.get("year"))
     return jsonify(_roster_out(svc.roster_view(current_user().facility_id, year)))
 
 
@@ -222,7 +233,8 @@ def standin_api(data: StandInIn):
 def filing_api(data: FilingIn):
     user = current_user()
     if data.what == "roster":
-        f = svc.file_roster(user, int(data.period) if data.period.isdigit() else 0)
+        f = svc.file_roster(user, whole_number(data.period, low=0, high=2100, default=0, field="年份",
+                                        code="invalid_year"))
     else:
         f = svc.file_stats(user, data.period)
     return jsonify({"filing": f.filing, "filed_on": f.filed_on}), 201
@@ -244,9 +256,10 @@ def log_form():
     form = request.form
     try:
         day = date.fromisoformat(form.get("day", ""))
-        patients = int(form.get("patients") or 0)
     except ValueError:
         raise ValidationFailed("日期或人数格式不正确", code="invalid_session") from None
+    patients = whole_number(form.get("patients"), low=0, high=500, default=0, field="人数",
+                            code="invalid_session")
     svc.log_session(current_user(), day=day, village_id=form.get("village_id", ""),
                     half=form.get("half", ""), status=form.get("status", ""), patients=patients,
                     client_id=form.get("client_id", ""), note=form.get("note") or None)
@@ -255,7 +268,7 @@ def log_form():
 
 @bp.get("/api/duty/mine")
 @require("doctor")
-@api.describe(summary="我的巡回坐诊安排（近两周与未来四周）", response=DutyDayOut, tags=["duty"])
+@api.describe(summary="我的巡回坐诊安排（近两周与未来四周）", response=list[DutyDayOut], tags=["duty"])
 def mine_api():
     return jsonify([{"day": d.day.isoformat(), "label": d.label, "village_id": d.village_id,
                      "village": d.village, "half": d.half, "kind": d.kind,

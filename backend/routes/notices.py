@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 
 from backend import api
 from backend.errors import NotFound
+from backend.forms import safe_next
 from backend.models.base import utcnow
 from backend.models.notices import Notice
 from backend.rules import notices as rules
@@ -62,7 +63,7 @@ class MarkedOut(api.Schema):
 
 def _safe_url(url: str) -> str:
     # Notices only ever point inside the app.
-    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else "/notices"
+    return safe_next(url, "/notices")
 
 
 def _reached(n: Notice) -> str:

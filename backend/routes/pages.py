@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import (Blueprint, current_app, make_response, redirect, render_template, request,
                    send_from_directory, url_for)
 
+from backend.forms import safe_next
 from backend.security import current_user
 from backend.services import residents
 from backend.web import ELDER_COOKIE, OFFLINE_MODULES, SHELL_ASSETS, STATIC, asset, release_id
@@ -61,9 +62,7 @@ def settings():
 def elder_mode():
     """Elder mode without JavaScript: a form post that sets the per-device cookie."""
     on = request.form.get("on") == "1"
-    resp = redirect(request.form.get("next") or url_for("pages.settings"), code=303)
-    if not resp.location.startswith("/") or resp.location.startswith("//"):
-        resp = redirect(url_for("pages.settings"), code=303)
+    resp = redirect(safe_next(request.form.get("next"), url_for("pages.settings")), code=303)
     resp.set_cookie(ELDER_COOKIE, "1" if on else "0", max_age=5 * 365 * 86400,
                     samesite="Lax", secure=current_app.config["COUNTYCARE"].secure_cookies)
     return resp

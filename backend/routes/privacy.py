@@ -15,6 +15,7 @@ from pydantic import Field
 
 from backend import api
 from backend.errors import AppError, Forbidden
+from backend.forms import safe_next
 from backend.rules import privacy as rules
 from backend.rules.notices import WEEKDAYS
 from backend.security import current_user, require
@@ -70,8 +71,7 @@ def _consent_gate():
 
 
 def _next() -> str:
-    target = request.values.get("next", "/")
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+    return safe_next(request.values.get("next"))
 
 
 @bp.get("/privacy")

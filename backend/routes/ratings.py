@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, render_template, request
 from pydantic import Field
 
 from backend import api
-from backend.errors import ValidationFailed
+from backend.forms import whole_number
 from backend.security import current_user, require
 from backend.services import satisfaction as svc
 
@@ -56,10 +56,7 @@ def visit_page():
 def rate_form():
     f = request.form
     target = _target(f.get("kind", ""), f.get("booking_id"), f.get("resident_id"), f.get("visit_key"))
-    try:
-        stars = int(f.get("stars", ""))
-    except ValueError:
-        raise ValidationFailed("请选择1到5星", code="invalid_stars") from None
+    stars = whole_number(f.get("stars"), low=1, high=5, field="星级", code="invalid_stars")
     rating = svc.rate(current_user(), target, stars=stars, text=f.get("text"))
     return _page(target, done=rating)
 

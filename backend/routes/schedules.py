@@ -10,6 +10,7 @@ from pydantic import Field
 
 from backend import api
 from backend.errors import AppError, ValidationFailed
+from backend.forms import whole_number, yuan_to_fen
 from backend.rules.booking import Policy
 from backend.security import current_user, require
 from backend.services import booking as booking_svc
@@ -226,19 +227,18 @@ def attendance_form(booking_id: str):
 @require(*ADMINS)
 def schedules_form():
     f = request.form
-    try:
-        data = api.parse(TemplateIn, {
-            "department": f.get("department", ""), "kind": f.get("kind", "outpatient"),
-            "weekdays": [int(d) for d in f.getlist("weekdays") if d.isdigit()],
-            "on_holidays": f.get("on_holidays") == "1", "session": f.get("session", "day"),
-            "start": f.get("start", ""), "end": f.get("end", ""),
-            "slice_minutes": int(f.get("slice_minutes") or 0), "capacity": int(f.get("capacity") or 0),
-            "online_pct": int(f.get("online_pct") or 80), "referral_pct": int(f.get("referral_pct") or 0),
-            "fee": int(round(float(f.get("fee_yuan") or 0) * 100)),
-            "doctor_name": f.get("doctor_name") or None, "doctor_title": f.get("doctor_title") or None,
-            "place": f.get("place") or None})
-    except ValueError:
-        raise ValidationFailed("请填写数字", code="validation_failed") from None
+    data = api.parse(TemplateIn, {
+        "department": f.get("department", ""), "kind": f.get("kind", "outpatient"),
+        "weekdays": [whole_number(d, low=0, high=6, field="星期") for d in f.getlist("weekdays")[:7]],
+        "on_holidays": f.get("on_holidays") == "1", "session": f.get("session", "day"),
+        "start": f.get("start", ""), "end": f.get("end", ""),
+        "slice_minutes": whole_number(f.get("slice_minutes"), low=0, high=10000, default=0, field="每段分钟数"),
+        "capacity": whole_number(f.get("capacity"), low=0, high=10000, default=0, field="号源数"),
+        "online_pct": whole_number(f.get("online_pct"), low=0, high=100, default=80, field="线上比例"),
+        "referral_pct": whole_number(f.get("referral_pct"), low=0, high=100, default=0, field="转诊比例"),
+        "fee": yuan_to_fen(f.get("fee_yuan"), high_yuan=1000, field="挂号费"),
+        "doctor_name": f.get("doctor_name") or None, "doctor_title": f.get("doctor_title") or None,
+        "place": f.get("place") or None})
     svc.save_template(current_user(), _input(data))
     return redirect(url_for("schedules.schedules_page", saved=1), code=303)
 

@@ -74,6 +74,7 @@ class Who(api.Schema):
     owner: str
     display_name: str
     team_id: str | None
+    role: str
     csrf_token: str
 
 

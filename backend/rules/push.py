@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["MAX_PAYLOAD_BYTES", "Delivery", "DELIVERY", "delivery_for", "build_payload",
            "PayloadTooLarge", "in_quiet_hours", "quiet_hours_end", "check_endpoint",
-           "check_keys", "InvalidSubscription", "RETRYABLE", "GONE", "backoff_seconds"]
+           "check_keys", "InvalidSubscription", "RETRYABLE", "GONE", "backoff_seconds",
+           "host_allowed", "address_allowed", "LOOPBACK_HOSTS"]
 
 # A push message body is at most 4096 bytes once encrypted (RFC 8291); aes128gcm adds a
 # 86-byte header (salt, record size, key id), one padding delimiter and a 16-byte tag.
@@ -108,27 +109,70 @@ def backoff_seconds(attempt: int, base: float, retry_after: str | None = None,
 class InvalidSubscription(ValueError):
     """A browser's PushSubscription JSON we cannot use; the message is Chinese."""
 
+    def __init__(self, message: str, code: str = "invalid_subscription"):
+        super().__init__(message)
+        self.code = code
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def check_endpoint(endpoint: str, *, allow_local_http: bool) -> str:
-    """Push endpoints are HTTPS URLs; plain http only to this machine in tests/local."""
+def host_allowed(host: str, allowed_hosts) -> bool:
+    """`host` is on the list: exactly, or under a `*.suffix` entry (a subdomain, not the
+    suffix itself). Case-insensitive; a trailing dot is ignored."""
+    host = host.lower().rstrip(".")
+    for entry in allowed_hosts:
+        entry = entry.strip().lower().rstrip(".")
+        if not entry:
+            continue
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]) and len(host) > len(entry) - 1:
+                return True
+        elif host == entry:
+            return True
+    return False
+
+
+def address_allowed(address: str, *, allow_loopback: bool) -> bool:
+    """A push may go only to a public address: never private, loopback, link-local
+    (169.254.169.254 is the cloud's metadata service), shared, multicast or reserved.
+    `allow_loopback` lets a test talk to its own push service on 127.0.0.1."""
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return allow_loopback
+    return ip.is_global and not ip.is_multicast
+
+
+def check_endpoint(endpoint: str, *, allowed_hosts, allow_loopback: bool = False) -> str:
+    """A push endpoint is an HTTPS URL on a browser vendor's push service (`allowed_hosts`).
+
+    With `allow_loopback` (tests only) a listed loopback host may also be plain http on any
+    port; otherwise the port is 443. The addresses the host resolves to are checked by the
+    caller (`services.push`), at subscribe and again at every connection."""
     if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 1024:
         raise InvalidSubscription("推送地址无效")
     try:
         parts = urlsplit(endpoint)
         host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises on a malformed port
+        port = parts.port
     except ValueError:
         raise InvalidSubscription("推送地址无效") from None
-    if not host or parts.username or parts.password:
+    if not host or parts.username or parts.password or any(c.isspace() for c in endpoint):
         raise InvalidSubscription("推送地址无效")
-    if parts.scheme == "https":
-        return endpoint
-    if parts.scheme == "http" and allow_local_http and host in LOCAL_HOSTS:
-        return endpoint
-    raise InvalidSubscription("推送地址必须使用 HTTPS")
+    loopback = allow_loopback and host.lower() in LOOPBACK_HOSTS
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise InvalidSubscription("推送地址必须使用 HTTPS", code="push_endpoint_not_https")
+    if not host_allowed(host, allowed_hosts):
+        raise InvalidSubscription("不支持该推送服务地址", code="push_endpoint_not_allowed")
+    if port not in (None, 443) and not loopback:
+        raise InvalidSubscription("不支持该推送服务地址", code="push_endpoint_not_allowed")
+    return endpoint
 
 
 def _b64url(value: str) -> bytes:

@@ -173,7 +173,7 @@ def request_place(user, window_id: str, subject_id: str, client_request_id: str)
         raise Conflict("同一身份证号只能申请一次", code="already_requested")
     if outcome == "closed":
         raise Conflict("申请已截止", code="window_closed")
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident.resident_id,
+    audit.record(user, subject_id=resident.resident_id,
                  action="write", what=f"allocation.request#{window_id}")
     return request
 
@@ -276,7 +276,7 @@ def draw(user, window_id: str) -> AllocationWindow:
         if err.cause_response_code != "ConditionalCheckFailedException":
             raise
         return get_window(window_id)   # another run finished first: same order, same winners
-    audit.record(actor=user.login, actor_role=user.role, subject_id=f"allocation#{window_id}",
+    audit.record(user, subject_id=f"allocation#{window_id}",
                  action="write", what="allocation.draw")
     notify.notify_many([notify.NoticeRequest(
         requests[i].recipient, kind="vaccine_due", title=f"{window.vaccine_name}：已中签",

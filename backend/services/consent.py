@@ -85,7 +85,7 @@ def offer(user: CurrentUser, *, resident_ids: list[str], kind: str, years: int,
         links.my_doctor(item.offer_id), False, f"contract_offer#{item.offer_id}#{rid}")
         for rid in ids])
     for rid in ids:
-        audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=rid,
+        audit.record(user, subject_id=rid,
                      action="write", what="contract.offer")
     return item
 

@@ -225,8 +225,7 @@ def sign(user: CurrentUser, *, resident_ids: list[str], team_id: str | None, kin
                            code="already_contracted") from None
         raise
     for p in plans:
-        audit.record(actor=audit.actor_id(user), actor_role=user.role,
-                     subject_id=p.resident.resident_id, action="write", what="contract.sign")
+        audit.record(user, subject_id=p.resident.resident_id, action="write", what="contract.sign")
     _notify_signed(team, [p.contract for p in plans])
     return [p.contract for p in plans]
 
@@ -291,8 +290,7 @@ def end_contract(user: CurrentUser | None, resident_id: str, *, reason: str,
         if condition_failed(err):
             raise Conflict("签约状态已变化，请刷新后重试") from None
         raise
-    audit.record(actor=user.login if user else "system", actor_role=user.role if user else "task",
-                 subject_id=resident_id, action="write", what=f"contract.{status}")
+    audit.record(user, subject_id=resident_id, action="write", what=f"contract.{status}")
     contract.status = status
     return contract
 
@@ -342,7 +340,7 @@ def renew(user: CurrentUser, resident_id: str, *, years: int,
         if condition_failed(err):
             raise Conflict("签约已续约或已变化，请刷新后重试", code="already_renewed") from None
         raise
-    audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=resident_id,
+    audit.record(user, subject_id=resident_id,
                  action="write", what="contract.renew")
     _notify_signed(get_team(old.team_id), [new])
     return new
@@ -387,11 +385,12 @@ def log_contact(user: CurrentUser, resident_id: str, *, channel: str, note: str 
         if condition_failed(err):
             raise Conflict("数据已变化，请刷新后重试") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id,
+    audit.record(user, subject_id=resident_id,
                  action="write", what="contact.log")
     return contact
 
 
+@audit.list_view("care.not_contacted", shown=lambda rows: [c.resident_id for c in rows])
 def not_contacted(user: CurrentUser, today: date | None = None) -> list[Contract]:
     """The team's contracted residents with no contact since this quarter began (one Query)."""
     if user.role != "doctor" or not user.team_id:
@@ -446,7 +445,7 @@ def service_card(user: CurrentUser, resident_id: str) -> dict:
         given.append({"date": h.check_date, "what": "免费健康体检",
                       "detail": "、".join(screening.get(x, x) for x in h.flags) or "未见异常"})
     given.sort(key=lambda g: g["date"], reverse=True)
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
+    audit.record(user, subject_id=resident_id, action="read",
                  what="contract.service_card")
     facility = None
     if team is not None:

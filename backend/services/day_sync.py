@@ -97,9 +97,7 @@ def download(user: CurrentUser, after: int, *, limit: int = PAGE_ROWS) -> dict:
     residents = [resident_payload(r, sorted(cases.get(r.resident_id, []), key=lambda c: c.disease),
                                   elders.get(r.resident_id), villages.get(r.village_id, "未知村"),
                                   today) for r in mine]
-    for r in mine:
-        audit.record(actor=user.login, actor_role=user.role, subject_id=r.resident_id,
-                     action="read", what="sync.download")
+    audit.record_list(user, "sync.download", [r.resident_id for r in mine])
     return {"after": page.after, "next_after": page.next_after, "head": page.head,
             "more": page.more, "today": today.isoformat(), "residents": residents,
             "removed": removed, "device_safe_residents": DEVICE_SAFE_RESIDENTS,

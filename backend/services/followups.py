@@ -115,7 +115,7 @@ def _replayed_visit(user: CurrentUser, resident_id: str, disease: str, claim: Un
             referral = Referral.get(resident_id, followup.referral_id, consistent_read=True)
         except DoesNotExist:
             referral = None
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
+    audit.record(user, subject_id=resident_id, action="read",
                  what=f"followup.{disease}.replay")
     if referral is not None and not referral.booking_ref:
         _attach_booking(user, referral)  # idempotent by the referral id
@@ -233,7 +233,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
                 return _replayed_visit(user, resident_id, disease, claim)
             raise Conflict("该患者的随访刚被他人更新，请刷新后重试", code="followup_conflict") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what=f"followup.{disease}")
     if referral is not None:
         _attach_booking(user, referral)
@@ -253,7 +253,7 @@ def history(user: CurrentUser, resident_id: str) -> dict:
                        reverse=True)
     cases = list(ChronicCase.query(resident_id))
     referrals = sorted(Referral.query(resident_id), key=lambda r: r.referral_id, reverse=True)
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
+    audit.record(user, subject_id=resident_id, action="read",
                  what="followup.history")
     return {"resident": resident, "followups": followups, "cases": cases, "referrals": referrals}
 
@@ -283,7 +283,19 @@ def _page(team_id: str, low: str | None, high: str, limit: int) -> tuple[list[Ch
     return items[:limit], more
 
 
-def due_list(team_id: str, today: date | None = None, *, horizon_days: int = 7,
+def _team_of(user: CurrentUser) -> str:
+    """The doctor's team (current membership, read per request): the scope of every list."""
+    if user is None or user.role != "doctor" or not user.team_id:
+        raise Forbidden("您目前不属于任何家庭医生团队，请联系卫生院管理员", code="no_team")
+    return user.team_id
+
+
+def _shown_cases(lst: DueList) -> list[str]:
+    return [c.resident_id for c in lst.overdue + lst.due]
+
+
+@audit.list_view("care.due", shown=_shown_cases)
+def due_list(user: CurrentUser, today: date | None = None, *, horizon_days: int = 7,
              limit: int = 30, after: str | None = None) -> DueList:
     """Follow-ups due from today to today + `horizon_days`, in due order, one page.
 
@@ -294,16 +306,17 @@ def due_list(team_id: str, today: date | None = None, *, horizon_days: int = 7,
     until = (today + timedelta(days=horizon_days)).isoformat()
     start = f"{today.isoformat()}#"
     low = after if after and after > start else today.isoformat()
-    due, more = _page(team_id, low, f"{until}#~", limit)
+    due, more = _page(_team_of(user), low, f"{until}#~", limit)
     return DueList(today, [], due, None, more)
 
 
-def overdue_list(team_id: str, today: date | None = None, *, limit: int = 30,
+@audit.list_view("care.overdue", shown=_shown_cases)
+def overdue_list(user: CurrentUser, today: date | None = None, *, limit: int = 30,
                  after: str | None = None) -> DueList:
     """Follow-ups past their due date, longest overdue first, one page (one Query)."""
     today = today or local_today()
     start = f"{today.isoformat()}#"
-    overdue, more = _page(team_id, after if after and after < start else None, start, limit)
+    overdue, more = _page(_team_of(user), after if after and after < start else None, start, limit)
     return DueList(today, overdue, [], more, None)
 
 
@@ -316,7 +329,8 @@ def _risk_key(case: ChronicCase) -> tuple:
     return (not high, not referred, case.next_due, case.resident_id)
 
 
-def call_list(team_id: str, today: date | None = None) -> list[ChronicCase]:
+@audit.list_view("care.calls", shown=lambda cases: [c.resident_id for c in cases])
+def call_list(user: CurrentUser, today: date | None = None) -> list[ChronicCase]:
     """Overdue patients to call, riskiest first (BP ≥ 180/110 at the last visit first).
 
     Patients who agreed to come (7 days) or asked to be called later (30 days) are hidden
@@ -324,7 +338,7 @@ def call_list(team_id: str, today: date | None = None) -> list[ChronicCase]:
     """
     today = (today or local_today()).isoformat()
     visible = ChronicCase.hidden_until.does_not_exist() | (ChronicCase.hidden_until <= today)
-    cases = list(ChronicCase.by_team_due.query(team_id, ChronicCase.due_key < f"{today}#",
+    cases = list(ChronicCase.by_team_due.query(_team_of(user), ChronicCase.due_key < f"{today}#",
                                                filter_condition=visible))
     return sorted(cases, key=_risk_key)
 
@@ -429,7 +443,7 @@ def refer_up(user: CurrentUser, resident_id: str, *, reason: str, disease: str |
         if condition_failed(err):
             raise Conflict("数据已变化，请刷新后重试") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what="referral.up")
     _attach_booking(user, referral)
     return referral
@@ -465,7 +479,7 @@ def refer_back(user: CurrentUser, resident_id: str, referral_id: str, *, plan: s
         if condition_failed(err):
             raise Conflict("该转诊已下转或数据已变化", code="already_returned") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what="referral.down")
     return Referral.get(resident_id, referral_id)
 

@@ -43,6 +43,7 @@ def _villages(facility_id: str) -> list[str]:
             if f.kind == "village"]
 
 
+@audit.list_view("care.ledger", shown=lambda rows: [r.resident_id for r in rows])
 def ledger(user: CurrentUser, *, grade: str | None = None, village_id: str | None = None,
            due_by: date | None = None, today: date | None = None) -> list[LedgerRow]:
     """Residents 65+ of the doctor's team (or the admin's centre), oldest first.
@@ -163,6 +164,6 @@ def record_elder_visit(user: CurrentUser, resident_id: str, *, score: int,
                 return replay
             raise Conflict() from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what="elder.visit")
     return visit_row

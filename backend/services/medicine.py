@@ -41,7 +41,7 @@ def prescribe(user: CurrentUser, resident_id: str, *, disease: str, weeks: int,
                       next_refill=refill.isoformat(), prescribed_by=user.login,
                       created_at=utcnow())
     rx.save(condition=Prescription.prescription_id.does_not_exist())
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what="prescription.long")
     return rx
 
@@ -60,7 +60,7 @@ def authorise_collector(user: CurrentUser, patient_id: str, *, collector_id: str
     grant = MedicineCollector(patient_id, collector_id, relation=relation,
                               recorded_by=user.login, recorded_at=utcnow())
     grant.save()
-    audit.record(actor=user.login, actor_role=user.role, subject_id=patient_id, action="write",
+    audit.record(user, subject_id=patient_id, action="write",
                  what="prescription.collector")
     return grant
 
@@ -86,7 +86,7 @@ def collect(user: CurrentUser, resident_id: str, prescription_id: str, *,
             on=today.isoformat(), collector_id=collector_id, relative=relative, by=user.login)])),
         Prescription.next_refill.set(refill)],
         condition=Prescription.prescription_id.exists())
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what="prescription.collect")
     return rx
 
@@ -116,7 +116,7 @@ def record_health_check(user: CurrentUser, resident_id: str, *, systolic: int, d
         if getattr(err, "cause_response_code", "") == "ConditionalCheckFailedException":
             raise Conflict(f"{day.year}年的免费健康体检已做过", code="already_checked_this_year") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what="health_check.yearly")
     return check
 
@@ -145,7 +145,7 @@ def overview(user: CurrentUser, resident_id: str) -> dict:
                    "authorised": i in collectors,
                    "relation": collectors[i].relation if i in collectors else None}
                   for i in sorted(ids, key=lambda i: (i not in collectors, i))]
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="read",
+    audit.record(user, subject_id=resident_id, action="read",
                  what="prescription.overview")
     return {"prescriptions": prescriptions, "collectors": collectors, "check": check,
             "candidates": candidates}

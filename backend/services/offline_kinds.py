@@ -88,7 +88,7 @@ def resident_details(user: CurrentUser, rec: Incoming) -> Answer:
                 raise Conflict() from None  # the team's log moved: the outbox tries again
             return _stale(rec, now)
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=rec.resident_id,
+    audit.record(user, subject_id=rec.resident_id,
                  action="write", what="resident.details")
     return Answer(rec.id, STORED, verdict={"version": current + 1, "phone": d.phone},
                   message="已更新联系电话")

@@ -34,6 +34,7 @@ from backend.models.notices import Delivery, Notice
 from backend.models.push import HeldPush, PushSubscription
 from backend.rules import push as rules
 from backend.services import notify, ratelimit
+from backend.services import push_destinations as destinations
 
 __all__ = ["install", "public_key", "subscribe", "unsubscribe", "devices", "resubscribe",
            "WebPushChannel", "CHANNEL", "release_held", "device_id_for", "Outcome",
@@ -112,10 +113,6 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _allow_local_http(config: Config) -> bool:
-    return config.testing or config.stage == "local"
-
-
 def _device_label(user_agent: str) -> str:
     ua = user_agent or ""
     system = ("iPhone" if "iPhone" in ua else "iPad" if "iPad" in ua else
@@ -135,10 +132,13 @@ class Subscribed:
 
 def _validated(endpoint: str, p256dh: str, auth: str, config: Config) -> tuple[str, str, str]:
     try:
-        rules.check_endpoint(endpoint, allow_local_http=_allow_local_http(config))
         rules.check_keys(p256dh, auth)
     except rules.InvalidSubscription as err:
-        raise ValidationFailed(str(err), code="invalid_subscription") from None
+        raise ValidationFailed(str(err), code=err.code) from None
+    try:
+        destinations.check_destination(endpoint, config)
+    except rules.InvalidSubscription as err:
+        raise AppError(str(err), code=err.code) from None  # 400: not a push service we send to
     return endpoint, p256dh, auth
 
 
@@ -276,7 +276,7 @@ def _forget(device: PushSubscription) -> None:
 @dataclass(frozen=True)
 class Outcome:
     device_id: str
-    status: str            # delivered, gone, failed
+    status: str            # delivered, gone, failed, refused (not a push service's address)
     attempts: int
     http_status: int | None = None
     detail: str = ""
@@ -289,21 +289,8 @@ class _Settings:
     attempts: int
     backoff: float
     concurrency: int
-
-
-_local = threading.local()
-
-
-def _session():
-    # One HTTP connection pool per worker thread (requests.Session is not thread-safe).
-    if getattr(_local, "session", None) is None:
-        import requests
-        from requests.adapters import HTTPAdapter
-        session = requests.Session()
-        session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0))
-        session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0))
-        _local.session = session
-    return _local.session
+    allowed_hosts: tuple[str, ...] = ()
+    allow_loopback: bool = False
 
 
 def _send_one(device: PushSubscription, payload: bytes, delivery: rules.Delivery, vapid,
@@ -313,6 +300,11 @@ def _send_one(device: PushSubscription, payload: bytes, delivery: rules.Delivery
     from pywebpush import WebPushException, webpush
 
     info = {"endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}}
+    try:  # stored before the allow-list, or the list has changed since: never sent
+        rules.check_endpoint(device.endpoint, allowed_hosts=settings.allowed_hosts,
+                             allow_loopback=settings.allow_loopback)
+    except rules.InvalidSubscription as err:
+        return Outcome(device.device_id, "refused", 0, None, err.code)
     attempt = 0
     while True:
         attempt += 1
@@ -322,8 +314,11 @@ def _send_one(device: PushSubscription, payload: bytes, delivery: rules.Delivery
                            vapid_claims={"sub": settings.subject},  # fresh: pywebpush mutates it
                            ttl=delivery.ttl_seconds, headers={"Urgency": delivery.urgency},
                            timeout=(min(3.0, settings.timeout), settings.timeout),
-                           requests_session=_session())
+                           requests_session=destinations.session(settings.allow_loopback))
             return Outcome(device.device_id, "delivered", attempt, resp.status_code)
+        except destinations.RefusedDestination:
+            log.warning("push to device %s refused: non-public address", device.device_id)
+            return Outcome(device.device_id, "refused", attempt, None, "push_endpoint_private")
         except WebPushException as err:
             status = err.status_code
             if status in rules.GONE:
@@ -360,7 +355,8 @@ class WebPushChannel:
         config: Config = current_app.config["COUNTYCARE"]
         settings = _Settings(config.vapid_subject, config.push_timeout_seconds,
                              config.push_max_attempts, config.push_backoff_seconds,
-                             max(1, config.push_concurrency))
+                             max(1, config.push_concurrency), tuple(config.push_allowed_hosts),
+                             config.push_allow_loopback)
         recipients = sorted({n.recipient for n in notices})
         # DynamoDB reads: at most 8 at once (botocore's connection pool holds 10).
         with ThreadPoolExecutor(max_workers=min(8, len(recipients) or 1)) as pool:
@@ -393,8 +389,8 @@ class WebPushChannel:
         def run(job) -> tuple[Notice, PushSubscription, Outcome, datetime]:
             notice, device, payload, delivery = job
             outcome = _send_one(device, payload, delivery, vapid, settings, self.sleep)
-            if outcome.status == "gone":
-                _forget(device)
+            if outcome.status in ("gone", "refused"):
+                _forget(device)  # a refused endpoint would be refused again every time
             return notice, device, outcome, utcnow()
 
         results: dict[str, list[tuple[Outcome, datetime]]] = defaultdict(list)

@@ -126,7 +126,7 @@ def queue(user, limit: int = 50) -> list[QueueItem]:
     for r in pending:
         candidate = residents.get(owners.get(r.id_number, ""))
         if candidate is not None:
-            audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=candidate.resident_id,
+            audit.record(user, subject_id=candidate.resident_id,
                          action="read", what="registration.candidate")
         items.append(QueueItem(r, candidate, f"m:{r.phone}" in accounts))
     return items
@@ -199,7 +199,7 @@ def _link(user, request: RegistrationRequest, resident: Resident, outcome: str) 
         if 0 in failed_items(err):  # PynamoDB orders saves (the account) before updates
             raise Conflict("该手机号已用于另一位居民的账号，请与居民核实号码", code="phone_in_use") from None
         raise Conflict("该申请已处理", code="request_handled") from None
-    audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=resident.resident_id,
+    audit.record(user, subject_id=resident.resident_id,
                  action="write", what=f"registration.{outcome}")
     told = _tell(request, "registration_done")
     request.update(actions=[RegistrationRequest.told.set(told)])

@@ -151,7 +151,7 @@ def register_resident(user: CurrentUser, *, id_number: str, name: str, phone: st
         if owner != resident_id:
             raise _duplicate(user, ident.value) from None
         # The SDK retried a transaction that had gone through: it is this very record.
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident_id, action="write",
+    audit.record(user, subject_id=resident_id, action="write",
                  what="resident.register")
     return resident
 
@@ -173,6 +173,6 @@ def household(user: CurrentUser, household_id: str) -> HouseholdView:
     ids = [k.resident_id for k in Resident.by_household.query(household_id)]
     members = sorted(Resident.batch_get(ids),
                      key=lambda r: (r.household_relation != rules.HEAD, r.birth_date))
-    audit.record(actor=user.login, actor_role=user.role, subject_id=household_id, action="read",
+    audit.record(user, subject_id=household_id, action="read",
                  what="household.members")
     return HouseholdView(home, members)

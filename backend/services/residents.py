@@ -9,6 +9,7 @@ from pynamodb.exceptions import DoesNotExist
 from backend.errors import Forbidden, NotFoundOrNotPermitted, ValidationFailed
 from backend.models.base import utcnow
 from backend.models.people import ProxyGrant, Resident, Uniqueness, save_with_claim
+from backend.rules.access_reasons import AccessReason
 from backend.rules.identity import IdentityNumber, parse_identity_number
 from backend.services import audit
 from backend.services.auth import CurrentUser
@@ -55,7 +56,7 @@ def people_i_act_for(user: CurrentUser) -> list[Resident]:
     return [found[i] for i in ids if i in found]
 
 
-def _check_access(user: CurrentUser, resident: Resident, reason: str | None) -> bool:
+def _check_access(user: CurrentUser, resident: Resident, reason: AccessReason | None) -> bool:
     """Whether `user` may open `resident`'s record; returns whether the full id is shown."""
     if user.role == "resident":
         if may_act_for(user, resident.resident_id):
@@ -67,19 +68,22 @@ def _check_access(user: CurrentUser, resident: Resident, reason: str | None) -> 
         if resident.township_id == user.facility_id:
             return True
     elif user.role == "county":
-        # The commission sees indicators; a single record only with a stated reason.
-        if reason and len(reason.strip()) >= 4:
+        # The commission sees indicators; a single record only with a reason from the list
+        # (routes.residents takes it from a POST body, never from the URL).
+        if isinstance(reason, AccessReason):
             return False
-        raise Forbidden("查看个人健康档案须填写理由", code="reason_required")
+        raise Forbidden("查看个人健康档案须选择查看理由", code="reason_required")
     raise NotFoundOrNotPermitted()
 
 
-def open_record(user: CurrentUser, resident_id: str, *, reason: str | None = None) -> RecordView:
-    """Read a health record after the access check; the read is audited."""
+def open_record(user: CurrentUser, resident_id: str, *,
+                reason: AccessReason | None = None) -> RecordView:
+    """Read a health record after the access check; the read (and its reason) is audited."""
     resident = get_resident(resident_id)
     full = _check_access(user, resident, reason)
-    audit.record(actor=user.login, actor_role=user.role, subject_id=resident.resident_id,
-                 action="read", what="resident.record", reason=reason)
+    audit.record(user, subject_id=resident.resident_id, action="read", what="resident.record",
+                 reason=reason.code if reason else None,
+                 reason_note=reason.note if reason else None)
     return RecordView(resident=resident, full_id_number=full)
 
 

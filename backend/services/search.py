@@ -14,7 +14,7 @@ from backend.errors import Forbidden, ValidationFailed
 from backend.models.people import Resident
 from backend.models.registry import SearchKey
 from backend.rules import search as rules
-from backend.services import places
+from backend.services import audit, places
 from backend.services.auth import CurrentUser
 
 __all__ = ["search_terms", "search_key_items", "search_residents", "SearchResult", "search_scope",
@@ -73,6 +73,7 @@ def _visible(user: CurrentUser, r: Resident, uncontracted: bool) -> bool:
     return r.team_id is None if uncontracted else r.team_id == user.team_id
 
 
+@audit.list_view("resident.search", shown=lambda res: [r.resident_id for r in res.residents])
 def search_residents(user: CurrentUser, text: str, *, limit: int = 20,
                      uncontracted: bool = False) -> SearchResult:
     """The team's residents matching `text` (or, with `uncontracted`, the centre's people

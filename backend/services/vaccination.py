@@ -123,7 +123,7 @@ def add_child(user, data: NewChild) -> Resident:
             return Resident.get(Uniqueness.get(claim_key, consistent_read=True).owner)
         except DoesNotExist:
             raise Conflict("该身份证号已登记，请联系卫生院核对", code="duplicate_id_number") from None
-    audit.record(actor=user.login, actor_role=user.role, subject_id=child.resident_id,
+    audit.record(user, subject_id=child.resident_id,
                  action="create", what="child")
     return child
 
@@ -188,7 +188,7 @@ def child_book(user, child_id: str) -> ChildBook:
         else None
     checks = child_checks.check_plan(date.fromisoformat(child.birth_date),
                                      {r.check_key for r in done}, today, discharge=discharge)
-    audit.record(actor=user.login, actor_role=user.role, subject_id=child.resident_id,
+    audit.record(user, subject_id=child.resident_id,
                  action="read", what="child.vaccination_book")
     return ChildBook(child, doses, plan_for(child, doses, today), checks, done)
 
@@ -250,7 +250,7 @@ def record_dose(user, child_id: str, data: DoseInput) -> VaccinationDose:
             raise ValidationFailed(f"{item.vaccine_name}第{data.dose}剂已接种，不能重复登记",
                                    code="dose_already_given") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=child.resident_id,
+    audit.record(user, subject_id=child.resident_id,
                  action="write", what=f"vaccination.{data.vaccine}#{data.dose}")
     return item
 
@@ -272,6 +272,6 @@ def record_check(user, child_id: str, check_key: str, done_on: date) -> ChildChe
         if err.cause_response_code == "ConditionalCheckFailedException":
             raise Conflict("这项检查已登记", code="check_already_recorded") from None
         raise
-    audit.record(actor=user.login, actor_role=user.role, subject_id=child.resident_id,
+    audit.record(user, subject_id=child.resident_id,
                  action="write", what=f"child_check.{check_key}")
     return item
