@@ -131,6 +131,11 @@ class SerialApp:
         self.dirty = threading.Event()
         self.requests = 0
         self.faults: dict[str, list] = {}  # operation -> [error code, remaining count]
+        # TransactWriteItems by ClientRequestToken, as DynamoDB keeps them for 10 minutes:
+        # token -> (time, request body, status, headers, answer). moto ignores the token, so
+        # a transaction the client retried after a timeout was applied again (or cancelled
+        # by its own conditions) instead of answered as done.
+        self.transactions: dict[str, tuple] = {}
 
     def _faults(self, environ, start_response):
         if environ["REQUEST_METHOD"] == "DELETE":
@@ -168,7 +173,7 @@ class SerialApp:
     def _answer(self, environ, start_response, target: str = ""):
         writes = bool(target) and target not in READ_ONLY
         request_body = b""
-        if writes and self.journal is not None:
+        if writes and (self.journal is not None or target == "TransactWriteItems"):
             size = int(environ.get("CONTENT_LENGTH") or 0)
             request_body = environ["wsgi.input"].read(size)
             environ["wsgi.input"] = io.BytesIO(request_body)
@@ -181,8 +186,18 @@ class SerialApp:
                                if not k.lower().startswith("access-control-")]
             seen["exc_info"] = exc_info
 
+        token = None
+        if target == "TransactWriteItems":
+            try:
+                token = json.loads(request_body or b"{}").get("ClientRequestToken")
+            except ValueError:
+                token = None
         with self.lock:
             self.requests += 1
+            done = self._idempotent(token, request_body)
+            if done is not None:
+                start_response(done[0], done[1])
+                return [done[2]]
             result = self.inner(environ, capture)
             try:
                 body = b"".join(result)
@@ -196,8 +211,29 @@ class SerialApp:
                                                      if h in environ},
                                          "body": request_body.decode("utf-8")})
                 self.dirty.set()
+                if token:
+                    self.transactions[token] = (time.monotonic(), request_body, seen["status"],
+                                                seen["headers"], body)
         start_response(seen["status"], seen["headers"], seen["exc_info"])
         return [body]
+
+    def _idempotent(self, token: str | None, request_body: bytes):
+        """The stored answer to a transaction already applied under `token` (status,
+        headers, body), a mismatch error for the token reused with other items, or None."""
+        if not token:
+            return None
+        now = time.monotonic()
+        if len(self.transactions) > 10_000:
+            self.transactions = {k: v for k, v in self.transactions.items() if now - v[0] < 600}
+        hit = self.transactions.get(token)
+        if hit is None or now - hit[0] >= 600:
+            return None
+        if hit[1] != request_body:
+            body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                               "message": "the token was used with other items"}).encode()
+            return ("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                        ("Content-Length", str(len(body)))], body)
+        return hit[2], hit[3], hit[4]
 
     def replay(self, entry: dict) -> str:
         """Apply one journal entry again (at start); returns the status it got."""

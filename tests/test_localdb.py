@@ -51,6 +51,34 @@ def test_conditional_counter_never_overshoots_under_concurrency(dynamodb_endpoin
         assert len(wins) == 5
 
 
+def test_a_retried_transaction_is_answered_as_done_not_applied_again(dynamodb_endpoint):
+    """DynamoDB keeps a TransactWriteItems' ClientRequestToken for 10 minutes: a retry after
+    a timeout gets the first answer. moto alone applied it again (here: cancelled it)."""
+    client = _client(dynamodb_endpoint)
+    client.create_table(TableName="idempotency-probe", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    put = {"Put": {"TableName": "idempotency-probe", "Item": {"k": {"S": "claim"}},
+                   "ConditionExpression": "attribute_not_exists(k)"}}
+    add = {"Update": {"TableName": "idempotency-probe", "Key": {"k": {"S": "count"}},
+                      "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+    for _ in range(3):  # the first call and two retries of it
+        client.transact_write_items(TransactItems=[put, add], ClientRequestToken="token-0001")
+    item = client.get_item(TableName="idempotency-probe", Key={"k": {"S": "count"}})["Item"]
+    assert item["n"]["N"] == "1"
+    with pytest.raises(ClientError) as err:  # a new transaction is judged on its conditions
+        client.transact_write_items(TransactItems=[put, add], ClientRequestToken="token-0002")
+    assert err.value.response["Error"]["Code"] == "TransactionCanceledException"
+    with pytest.raises(ClientError) as err:  # the token reused for other items
+        client.transact_write_items(TransactItems=[add], ClientRequestToken="token-0001")
+    assert err.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+
+
+def test_every_transaction_carries_a_token():
+    from backend.models.base import transaction
+    assert transaction()._client_request_token != transaction()._client_request_token
+
+
 def test_data_survives_a_restart(tmp_path):
     """Start the server as `make run` does, write, stop (SIGTERM), start again, read."""
     data = tmp_path / "dynamodb.json"

@@ -6,6 +6,8 @@ same classes talk to moto's server locally and to DynamoDB on AWS.
 """
 from __future__ import annotations
 
+import uuid
+
 import os
 import time
 from datetime import datetime, timezone
@@ -91,8 +93,14 @@ def _connection() -> Connection:
 
 
 def transaction(client_request_token: str | None = None) -> TransactWrite:
-    """A TransactWrite on the bound endpoint: all or nothing, up to 100 items."""
-    return TransactWrite(connection=_connection(), client_request_token=client_request_token)
+    """A TransactWrite on the bound endpoint: all or nothing, up to 100 items.
+
+    Always with a ClientRequestToken: botocore retries a timed-out call with the same
+    parameters, and DynamoDB answers a retry of a transaction it already applied as done
+    (for 10 minutes) instead of applying it again or cancelling it on its own conditions.
+    """
+    return TransactWrite(connection=_connection(),
+                         client_request_token=client_request_token or uuid.uuid4().hex)
 
 
 def transact_get() -> TransactGet:
