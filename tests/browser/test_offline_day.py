@@ -172,7 +172,7 @@ def test_a_second_person_on_the_phone_never_sees_or_sends_the_first_ones_records
     login_staff(page, live_server, "nurse08")
     page.goto(f"{live_server}/team/day")
     page.locator("#sync-last", has_text="上次同步").wait_for()
-    assert pending(page) == "待上传 0 条"
+    assert pending(page) == "待上传 0 条"  # the doctor's count never shows for the nurse
     assert page.locator("#outbox [data-record]").count() == 0
     assert list(FollowUp.query(first.resident_id)) == []  # not uploaded under the nurse's name
     # The nurse has nothing pending: logging out is allowed and removes her residents' data.

@@ -3,7 +3,7 @@
 // server's verdicts replacing the phone's provisional ones.
 import { byOwner, currentOwner, getMeta, offlineDb } from "./db.js";
 import { KINDS, counts, discard, enqueue, entries, sent } from "./outbox.js";
-import { loadRules, syncNow } from "./sync.js";
+import { loadRules, syncNow, whoami } from "./sync.js";
 import { ImpossibleReading, classify } from "./rules.js";
 
 const $ = (id) => document.getElementById(id);
@@ -114,8 +114,19 @@ function iosHint() {
 }
 
 // ---- data -----------------------------------------------------------------------------
+/** Who is signed in, when the server can say: the phone's last user may be someone else,
+ *  whose residents and counts must not show for a moment. Offline (or session expired): null. */
+async function signedInOwner() {
+  if (!navigator.onLine) return null;
+  try {
+    return (await whoami()).owner;
+  } catch {
+    return null;
+  }
+}
+
 async function load() {
-  state.owner = (await currentOwner()) || null;
+  state.owner = (await signedInOwner()) || (await currentOwner()) || null;
   state.rules = state.rules || await loadRules();
   state.residents = state.owner ? await byOwner("residents", state.owner) : [];
   state.byId = new Map(state.residents.map((r) => [r.id, r]));
