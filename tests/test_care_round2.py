@@ -102,10 +102,17 @@ def form(person, resident_id, action, data):
                               data={**data, "csrf_token": token})
 
 
+PATIENT_VIEWS = ("", "/followup", "/medicine", "/referrals", "/contract", "/visits")
+
+
 def page(person, resident_id) -> str:
-    resp = person.client.get(f"/team/patients/{resident_id}")
-    assert resp.status_code == 200
-    return _html.unescape(resp.get_data(as_text=True))
+    """Every view of the patient's page (summary, follow-up, medicine, referrals, ...)."""
+    out = []
+    for view in PATIENT_VIEWS:
+        resp = person.client.get(f"/team/patients/{resident_id}{view}")
+        assert resp.status_code == 200, view
+        out.append(_html.unescape(resp.get_data(as_text=True)))
+    return "\n".join(out)
 
 
 def error_text(resp) -> str:
@@ -139,7 +146,7 @@ def test_refer_form_books_and_shows_the_hospital_slot(doctor):
     ok = form(doctor, r.resident_id, "refer", {"reason": "血压控制不佳，需专科调整", "disease": "hypertension",
                                                "department": "内科", "urgent": "1"})
     assert ok.status_code == 303, ok.get_data(as_text=True)[:300]
-    assert ok.headers["Location"].endswith(f"/team/patients/{r.resident_id}?done=refer#form-refer")
+    assert ok.headers["Location"].endswith(f"/team/patients/{r.resident_id}/referrals?done=refer#form-refer")
     [ref] = list(Referral.query(r.resident_id))
     assert ref.urgent is True and ref.booking_ref
     b = Booking.get(ref.booking_ref)

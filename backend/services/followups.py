@@ -308,26 +308,15 @@ def overdue_list(team_id: str, today: date | None = None, *, limit: int = 30,
     return DueList(today, overdue, [], more, None)
 
 
-REFERRING_OUTCOMES = frozenset(row["outcome"] for row in rules.RULES["classification"] if row["refer"])
-
-
-def _risk_key(case: ChronicCase) -> tuple:
-    high = rules.is_high_risk(case.last_systolic, case.last_diastolic)
-    referred = case.last_outcome in REFERRING_OUTCOMES
-    return (not high, not referred, case.next_due, case.resident_id)
-
-
 def call_list(team_id: str, today: date | None = None) -> list[ChronicCase]:
-    """Overdue patients to call, riskiest first (BP ≥ 180/110 at the last visit first).
+    """Overdue patients to call now, riskiest first (see services.calls.call_board).
 
-    Patients who agreed to come (7 days) or asked to be called later (30 days) are hidden
-    until then; removed patients have left the index.
+    Patients who agreed to come (7 days) or asked to be called later (30 days) wait until
+    then, the latter listed apart with their return day; high-risk patients never wait;
+    removed patients have left the index.
     """
-    today = (today or local_today()).isoformat()
-    visible = ChronicCase.hidden_until.does_not_exist() | (ChronicCase.hidden_until <= today)
-    cases = list(ChronicCase.by_team_due.query(team_id, ChronicCase.due_key < f"{today}#",
-                                               filter_condition=visible))
-    return sorted(cases, key=_risk_key)
+    from backend.services.calls import call_board
+    return call_board(team_id, today).rows
 
 
 def _quarter(day: date) -> str:
