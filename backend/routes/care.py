@@ -13,7 +13,9 @@ from backend.rules import contracts as contract_rules
 from backend.rules import elderly
 from backend.rules import followup as fu_rules
 from backend.security import current_user, require
-from backend.services import calls, consent, contracts, followups, ledger, medicine, teams
+from backend.services import (calls, consent, contracts, followups, home_visits, ledger, medicine,
+                              teams)
+from backend.services.indicators import month_of
 from backend.services.care_common import local_today, team_patient
 from backend.services.residents import people_i_act_for
 
@@ -544,7 +546,8 @@ def team_page():
     lst = followups.due_list(user.team_id, limit=q.limit, after=q.after)
     return render_template("care/team.html", team=contracts.get_team(user.team_id),
                            rows=[_case(c, lst.today) for c in lst.due], today=lst.today,
-                           more=lst.more_due, section="due", ended=q.ended)
+                           more=lst.more_due, section="due", ended=q.ended,
+                           home=home_visits.monthly(user.team_id, month_of(lst.today)))
 
 
 @bp.get("/team/overdue")

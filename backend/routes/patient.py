@@ -4,8 +4,9 @@ confirmation. Every view is a health-data read, audited by the services it calls
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from pydantic import Field
 
 from backend import api
@@ -19,6 +20,7 @@ from backend.rules.identity import age_on, mask_identity_number
 from backend.security import require
 from backend.services import consent, contracts, followups, home_visits, medicine, patient_summary
 from backend.services.care_common import local_today
+from backend.services.indicators import month_of
 
 bp = Blueprint("patient", __name__)
 
@@ -214,3 +216,50 @@ def patient_form(resident_id: str, action: str):
     return redirect(url_for("patient.patient_view", resident_id=resident_id,
                             view=FORM_VIEWS[action], done=action,
                             _anchor=f"form-{action}"), code=303)
+
+
+# ---- home services, JSON ---------------------------------------------------------------
+TAGS = ["家庭医生"]
+
+
+class HomeVisitIn(api.Schema):
+    kind: Literal["treatment", "nursing", "rehab", "family_bed"]
+    visit_date: date | None = None
+    done: str = Field(min_length=2, max_length=1000)
+    next_visit: date | None = None
+
+
+class MonthQuery(api.Schema):
+    month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _home(v) -> dict:
+    return {"visit_key": v.visit_key, "kind": v.kind, "kind_label": home_visits.KINDS[v.kind],
+            "visit_date": v.visit_date, "done": v.done, "next_visit": v.next_visit}
+
+
+@bp.post("/api/care/residents/<resident_id>/home-visits")
+@require("doctor")
+@api.body(HomeVisitIn, summary="记录上门服务（上门治疗、上门护理、康复指导、家庭病床查床）",
+          tags=TAGS)
+def api_home_visit(data: HomeVisitIn, resident_id: str):
+    v = home_visits.record(_doctor(), resident_id, kind=data.kind, visit_date=data.visit_date,
+                           done=data.done, next_visit=data.next_visit)
+    return jsonify({"ok": True, "message": f"已保存：{home_visits.KINDS[v.kind]}",
+                    "visit": _home(v)}), 201
+
+
+@bp.get("/api/care/residents/<resident_id>/home-visits")
+@require("doctor")
+@api.describe(summary="居民的上门服务记录（仅本团队）", tags=TAGS)
+def api_home_visits(resident_id: str):
+    return jsonify({"visits": [_home(v) for v in home_visits.visits_of(_doctor(), resident_id)]})
+
+
+@bp.get("/api/care/home-visits/monthly")
+@require("doctor")
+@api.describe(summary="本团队每月上门服务次数（按类型）", tags=TAGS)
+def api_home_monthly():
+    q = api.query(MonthQuery)
+    month = q.month or month_of(local_today())
+    return jsonify({"team_id": _doctor().team_id, **home_visits.monthly(_doctor().team_id, month)})
