@@ -47,7 +47,7 @@ def test_home_visit_is_stored_counted_and_shown_on_the_visits_view(doctor):  # n
     assert ok.headers["Location"].endswith(
         f"/team/patients/{r.resident_id}/visits?done=home-visit#form-home-visit")
     text = _html.unescape(doctor.client.get(ok.headers["Location"]).get_data(as_text=True))
-    assert 'id="saved">已保存上门服务记录<' in text
+    assert 'id="done-home-visit">已保存上门服务记录<' in text
     assert "康复指导" in text and "指导下肢功能训练" in text and f"下次上门 {cn_day(nxt)}" in text
     assert _monthly(doctor)["total"] == before["total"] + 2
     assert audits(r.resident_id, "home_visit.list")
@@ -106,7 +106,7 @@ def test_summary_shows_village_call_links_readings_and_due_with_weekday(doctor):
     from backend.models.care import ChronicCase
     case = ChronicCase.get(due.resident_id, "hypertension")
     assert f"高血压随访 <strong>{cn_day(case.next_due)}</strong>" in text
-    for label in ("概况", "随访", "用药", "转诊", "签约", "上门服务"):
+    for label in ("概况", "随访", "用药", "转诊", "签约", "上门"):
         assert f">{label}</a>" in text
     assert audits(r.resident_id, "followup.history")
     own = contracted(doctor, conditions=("diabetes",), phone="13800005678")

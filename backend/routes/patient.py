@@ -26,7 +26,7 @@ bp = Blueprint("patient", __name__)
 
 # view -> tab label; "" is the summary
 VIEWS = {"": "概况", "followup": "随访", "medicine": "用药", "referrals": "转诊",
-         "contract": "签约", "visits": "上门服务"}
+         "contract": "签约", "visits": "上门"}
 
 
 def _render(resident_id: str, view: str, *, errors: dict | None = None,

@@ -44,13 +44,13 @@ def test_patient_summary_and_home_visit_on_a_phone(phone, live_server):
     _no_side_scroll(page)
     page.screenshot(path="/tmp/patient-360.png", full_page=True)
 
-    page.locator("nav.patient-tabs a", has_text="上门服务").click()
+    page.locator("nav.patient-tabs a", has_text="上门").click()
     page.wait_for_url(f"**/team/patients/{patient.resident_id}/visits")
     form = page.locator("#form-home-visit")
     form.locator('select[name="kind"]').select_option("nursing")
     form.locator('textarea[name="done"]').fill("骶尾部压疮换药，指导家属翻身")
     form.locator('button[type="submit"]').click()
-    page.locator("#saved", has_text="已保存上门服务记录").wait_for()
+    page.locator("#done-home-visit", has_text="已保存上门服务记录").wait_for()
     [v] = list(HomeVisit.query(patient.resident_id, consistent_read=True))
     assert v.kind == "nursing" and v.done == "骶尾部压疮换药，指导家属翻身"
     row = page.locator("#home-visit-list li").first.inner_text()
