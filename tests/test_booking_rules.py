@@ -30,6 +30,13 @@ def spec(**kw) -> TemplateSpec:
     ({"session": "evening", "start": 18 * 60, "end": 22 * 60 + 30}, "township", "evening_length"),
     ({"session": "evening", "start": 16 * 60, "end": 17 * 60}, "township", "evening_start"),
     ({"session": "evening", "start": 18 * 60, "end": 19 * 60, "weekdays": (5,)}, "township", "evening_weekdays"),
+    # The evening extension is checked on the hours, whatever the label: the regular day
+    # ends at 17:00 and the extension is at most 3 hours, on working weekdays only.
+    ({"session": "day", "start": 18 * 60, "end": 23 * 60}, "township", "evening_too_late"),
+    ({"session": "day", "start": 8 * 60, "end": 20 * 60 + 30}, "township", "evening_too_late"),
+    ({"session": "evening", "start": 18 * 60, "end": 21 * 60}, "community", "evening_too_late"),
+    ({"session": "day", "start": 16 * 60, "end": 18 * 60, "weekdays": (5, 6)}, "township", "evening_weekdays"),
+    ({"session": "day", "start": 16 * 60, "end": 18 * 60, "on_holidays": True}, "township", "evening_weekdays"),
 ])
 def test_template_rule_rejects(kw, kind, code):
     with pytest.raises(TemplateInvalid) as err:
@@ -42,7 +49,10 @@ def test_template_rule_rejects(kw, kind, code):
     ({"slice_minutes": 60}, "township"),
     ({"referral_pct": 20}, "hospital"),
     ({"kind": "exam"}, "hospital"),
-    ({"session": "evening", "start": 18 * 60, "end": 21 * 60, "weekdays": (1, 3)}, "community"),
+    ({"session": "evening", "start": 18 * 60, "end": 20 * 60, "weekdays": (1, 3)}, "community"),
+    ({"session": "evening", "start": 17 * 60, "end": 20 * 60}, "township"),
+    ({"session": "day", "start": 14 * 60, "end": 19 * 60}, "township"),       # a day running into the evening
+    ({"session": "day", "start": 8 * 60, "end": 17 * 60, "weekdays": (5, 6)}, "township"),  # weekend, regular hours
 ])
 def test_template_rule_accepts(kw, kind):
     r.validate_template(spec(**kw), facility_kind=kind)

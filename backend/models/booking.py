@@ -186,12 +186,17 @@ class Booking(BaseModel):
 
 
 class BookingLedger(BaseModel):
-    """Per person: PK subject_id; SK `dept#<facility_id>#<department>` or `state`.
+    """Per person: PK subject_id; SK `dept#<facility_id>#<department>`,
+    `fee#<facility_id>#<department>#<YYYY-MM-DD>` or `state#<facility_id>`.
 
-    A `dept#` item's `holds` maps booking_id -> `<YYYY-MM-DD>T<HH:MM>` of every open
+    A `dept#` item's `holds` maps booking_id -> `<YYYY-MM-DD>T<HH:MM>|<slot>` of every open
     booking in that department: `size(holds) < limit` in the booking transaction caps
-    future bookings per department, and same-day entries decide the registration fee.
-    The `state` item records no-shows and any pause of online booking.
+    future bookings per department.
+    A `fee#` item is the registration-fee claim of one department and day: `fee_booking`
+    is the one booking that carries the fee, `holds` maps every booking of that day and
+    department not cancelled to its `HH:MM` (`services.booking.fees`).
+    A `state#` item records the person's no-shows and any pause of online booking at that
+    facility (a facility's no-show rule counts and pauses its own bookings only).
     """
 
     class Meta:
@@ -200,6 +205,7 @@ class BookingLedger(BaseModel):
     subject_id = UnicodeAttribute(hash_key=True)
     entry = UnicodeAttribute(range_key=True)
     holds = MapAttribute(null=True)
+    fee_booking = UnicodeAttribute(null=True)
     noshows = ListAttribute(of=NumberAttribute, null=True)
     paused_until = NumberAttribute(null=True)
 

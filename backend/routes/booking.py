@@ -99,7 +99,8 @@ def serialise(b) -> dict:
         "status_text": STATUS_TEXT.get(b.status, b.status)
         + ("（停诊）" if b.cancel_reason == "day_closed" else ""), "channel": b.channel,
         "fee_yuan": f"{fee / 100:.2f}",
-        "fee_note": None if fee or b.kind == "exam" else "同日同科室已收挂号费，本次不再收取",
+        "fee_note": None if fee or b.kind == "exam" or b.status == "cancelled"
+        else "同日同科室已收挂号费，本次不再收取",
         "elderly": bool(b.elderly),
         "can_cancel": b.status == "booked"
         and int(b.starts_at) - now >= int(b.cancel_notice_minutes) * 60,

@@ -151,11 +151,12 @@ def api_policy(data: PolicyIn):
 
 @bp.post("/api/admin/holidays")
 @require("township_admin", "hospital_admin", "county")
-@api.body(ArrangementIn, summary="录入尚未收录年份的法定节假日安排", tags=["排班"])
+@api.body(ArrangementIn, summary="录入尚未收录年份的法定节假日安排（仅旗县卫健委；机构管理员为403 county_calendar_only）",
+          tags=["排班"])
 def api_holidays(data: ArrangementIn):
     n = svc.enter_arrangement(current_user(), data.year, [(h.day, h.name) for h in data.holidays],
                               list(data.workdays))
-    return jsonify(entered=n, warnings=svc.calendar_warnings()), 201
+    return jsonify(entered=n, warnings=svc.calendar_warnings(county=True)), 201
 
 
 @bp.post("/api/admin/close-day")

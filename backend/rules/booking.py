@@ -16,7 +16,7 @@ __all__ = [
     "is_attending", "duty_days_by_week", "registration_fee", "NoShowRule", "noshow_outcome",
     "opens_at", "referral_release_at", "local_dt", "parse_hhmm", "fmt_hhmm", "EXAM_DEPARTMENTS",
     "ELDERLY_AGE", "ATTENDING_TITLES", "DUTY_MIN_WEEKDAYS", "MIN_ONLINE_PCT", "MIN_REFERRAL_PCT",
-    "MAX_SLICE_MINUTES",
+    "MAX_SLICE_MINUTES", "REGULAR_DAY_END", "MAX_EXTENSION_MINUTES",
 ]
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -25,6 +25,11 @@ MIN_ONLINE_PCT = 80          # at least 80 % of outpatient capacity open online
 MIN_REFERRAL_PCT = 20        # the lead hospital reserves at least 20 % for primary facilities
 ELDERLY_AGE = 65
 DUTY_MIN_WEEKDAYS = 3
+# The regular outpatient day ends at 17:00 (the documents fix no hours; 17:00 is the usual end
+# at township centres). What runs after it is the weekday evening extension (工作日门诊延时服务
+# 1-3 小时): at most 3 hours, so no session runs past 20:00, and only on working weekdays.
+REGULAR_DAY_END = 17 * 60
+MAX_EXTENSION_MINUTES = 180
 ATTENDING_TITLES = ("主治医师", "副主任医师", "主任医师")
 EXAM_DEPARTMENTS = ("超声", "CT", "核磁共振", "胃镜", "肠镜")
 # An adjusted working day (调休上班, a weekend the State Council makes a workday) runs the
@@ -116,12 +121,16 @@ def validate_template(spec: TemplateSpec, *, facility_kind: str,
         length = spec.end - spec.start
         if not 60 <= length <= 180:
             raise TemplateInvalid("evening_length", "工作日晚间延时应为1至3小时")
-        if spec.start < 17 * 60:
+        if spec.start < REGULAR_DAY_END:
             raise TemplateInvalid("evening_start", "晚间延时应在17:00以后开始")
-        if any(d >= 5 for d in spec.weekdays) or spec.on_holidays:
-            raise TemplateInvalid("evening_weekdays", "晚间延时只在工作日（周一至周五）")
     elif spec.session != "day":
         raise TemplateInvalid("invalid_session", "时段类型无效")
+    if spec.end > REGULAR_DAY_END:
+        # Whatever the label, hours after the regular day are the evening extension.
+        if spec.end > REGULAR_DAY_END + MAX_EXTENSION_MINUTES:
+            raise TemplateInvalid("evening_too_late", "工作日晚间延时最多3小时，应在20:00前结束")
+        if any(d >= 5 for d in spec.weekdays) or spec.on_holidays:
+            raise TemplateInvalid("evening_weekdays", "17:00以后的延时门诊只在工作日（周一至周五）")
     if not MIN_ONLINE_PCT <= spec.online_pct <= 100:
         raise TemplateInvalid("online_share_too_low", "线上号源不得少于80%")
     if spec.referral_pct < 0 or spec.referral_pct > 100:
@@ -238,9 +247,10 @@ def duty_days_by_week(specs: list[TemplateSpec], days: list[DayInfo]) -> dict[da
     return out
 
 
-def registration_fee(fee: int, same_day_holds: int) -> int:
-    """Registration is charged once per department per day (fee in fen)."""
-    return 0 if same_day_holds > 0 else fee
+def registration_fee(fee: int, already_charged: int) -> int:
+    """Registration is charged once per department per day (fee in fen): nothing when a
+    booking of that person, department and day already carries it."""
+    return 0 if already_charged > 0 else fee
 
 
 @dataclass(frozen=True)
@@ -260,9 +270,10 @@ class NoShowOutcome:
 
 def noshow_outcome(previous: list[datetime], now: datetime, rule: NoShowRule, *,
                    subject_age: int, by_proxy: bool) -> NoShowOutcome:
-    """The consequence of one more no-show for the person who booked.
+    """The consequence of one more no-show for the person booked for (who did not come),
+    under the rule of the facility they did not come to.
 
-    Residents aged 65+ are exempt; whoever booked for them is warned instead.
+    Residents aged 65+ are exempt; a relative who booked for them is warned instead.
     """
     if subject_age >= ELDERLY_AGE:
         return NoShowOutcome("exempt", warn_proxy=by_proxy)

@@ -29,7 +29,7 @@ from backend.models.vaccination import AllocationRequest, AllocationWindow
 from backend.rules import allocation as rules
 from backend.rules.booking import CHINA
 from backend.rules.identity import age_on
-from backend.services import audit, notify
+from backend.services import audit, links, notify
 from backend.services.residents import get_resident, may_act_for
 
 __all__ = ["WindowInput", "create_window", "request_place", "draw", "verify_draw", "confirm",
@@ -282,7 +282,7 @@ def draw(user, window_id: str) -> AllocationWindow:
         requests[i].recipient, kind="vaccine_due", title=f"{window.vaccine_name}：已中签",
         body=f"{requests[i].name}已中签，{window.facility_name}为其保留全程{doses}剂。"
              f"请在{_hold_text(hold)}前确认，逾期名额将依次顺延。",
-        url=f"/vaccines/scarce/{window_id}", dedupe_key=f"alloc-won#{window_id}#{i}")
+        url=links.scarce_window(window_id), dedupe_key=f"alloc-won#{window_id}#{i}")
         for i in order[:k]])
     return get_window(window_id)
 
@@ -409,7 +409,7 @@ def _promote(window: AllocationWindow, now: float) -> int:
         count += 1
         notify.notify(nxt.recipient, kind="vaccine_due", title=f"{window.vaccine_name}：名额顺延给您",
                       body=f"{nxt.name}获得顺延名额（全程{doses}剂），请在{_hold_text(hold)}前确认。",
-                      url=f"/vaccines/scarce/{window.window_id}",
+                      url=links.scarce_window(window.window_id),
                       dedupe_key=f"alloc-won#{window.window_id}#{nxt.request_id}")
         window = get_window(window.window_id)
     return count

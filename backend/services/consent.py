@@ -17,7 +17,7 @@ from backend.models.base import new_id, utcnow
 from backend.models.care import Contract, ContractOffer
 from backend.models.people import Resident
 from backend.rules import contracts as rules
-from backend.services import audit, notify
+from backend.services import audit, links, notify
 from backend.services.auth import CurrentUser
 from backend.services.care_common import local_today
 from backend.services.contracts import MAX_GROUP, current_contract, get_team, sign
@@ -82,7 +82,7 @@ def offer(user: CurrentUser, *, resident_ids: list[str], kind: str, years: int,
         notify.resident_recipient(rid), "contract_offer", "请确认家庭医生签约",
         f"{team.name}的{user.display_name}为{people[rid].name}办理了家庭医生签约（{years}年）。"
         f"请在应用中阅读签约协议并确认，{OFFER_DAYS}天内有效；不确认则不会签约。",
-        f"/my-doctor?offer={item.offer_id}", False, f"contract_offer#{item.offer_id}#{rid}")
+        links.my_doctor(item.offer_id), False, f"contract_offer#{item.offer_id}#{rid}")
         for rid in ids])
     for rid in ids:
         audit.record(actor=audit.actor_id(user), actor_role=user.role, subject_id=rid,

@@ -14,7 +14,7 @@ from backend.models.facility import Facility, Team
 from backend.models.people import Resident, Uniqueness
 from backend.rules import contracts as rules
 from backend.rules.notices import full_date
-from backend.services import audit, notify, sync_log
+from backend.services import audit, links, notify, sync_log
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
 from backend.services.indicators import Tally
@@ -247,7 +247,7 @@ def _notify_signed(team: Team, signed: list[Contract]) -> None:
             notify.resident_recipient(c.resident_id), "contract_signed", "家庭医生签约已生效",
             f"{c.name}已与{team.name}签约，{full_date(c.start)}至{full_date(c.end)}（{how}）。"
             "如非本人意愿，可在“家庭医生”页面解约，或联系所在卫生院。",
-            "/my-doctor", False, f"contract_signed#{c.contract_id}"))
+            links.my_doctor(), False, f"contract_signed#{c.contract_id}"))
     notify.notify_many(requests)
 
 
@@ -466,7 +466,7 @@ def send_renewal_reminders(today: date) -> int:
         notice = notify.notify(notify.resident_recipient(c.resident_id), kind="contract_renewal",
                                title="家庭医生签约即将到期",
                                body=f"{c.name}的家庭医生签约将于{c.end}到期，请及时续约。",
-                               url="/my-doctor", dedupe_key=f"renewal#{c.contract_id}")
+                               url=links.my_doctor(), dedupe_key=f"renewal#{c.contract_id}")
         sent += notice is not None
     return sent
 

@@ -17,7 +17,7 @@ from backend.rules import contracts as contract_rules
 from backend.rules import followup as rules
 from backend.rules.identity import age_on
 from backend.rules.duty import quarter_of
-from backend.services import audit, notify, satisfaction, sync_log
+from backend.services import audit, links, notify, satisfaction, sync_log
 from backend.services.indicators import Tally
 from backend.services.auth import CurrentUser
 from backend.services.care_common import condition_failed, local_today, team_patient
@@ -84,7 +84,7 @@ def _tell_referral_booked(referral: Referral, booking_id: str) -> None:
                   title="转诊预约已为您挂号",
                   body=f"{b.subject_name}：家庭医生已为您转诊并预约了{b.facility_name}{b.department} "
                        f"{when}，请带好身份证和医保卡按时就诊。",
-                  url=f"/booking/{booking_id}", dedupe_key=f"referral_booked#{referral.referral_id}")
+                  url=links.booking(booking_id), dedupe_key=f"referral_booked#{referral.referral_id}")
 
 
 CLIENT_VISIT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -243,8 +243,7 @@ def record_followup(user: CurrentUser, resident_id: str, *, disease: str, readin
 
 
 def visit_rating_url(resident_id: str, visit_key: str) -> str:
-    from urllib.parse import urlencode
-    return "/rate/visit?" + urlencode({"resident": resident_id, "visit": visit_key})
+    return links.rate_visit(resident_id, visit_key)
 
 
 def history(user: CurrentUser, resident_id: str) -> dict:
@@ -488,6 +487,6 @@ def send_due_digests(today: date) -> dict:
         body = f"{team.name}：今天到期{due_today}位，已逾期{overdue}位。"
         for member in team.members:
             if notify.notify(member.login, kind="followup_due", title=title, body=body,
-                             url="/team", dedupe_key=f"followup-digest#{today.isoformat()}"):
+                             url=links.team(), dedupe_key=f"followup-digest#{today.isoformat()}"):
                 sent += 1
     return {"teams": teams, "sent": sent}

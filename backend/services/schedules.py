@@ -180,9 +180,12 @@ def calendar_days(start: date, days: int) -> list[rules.DayInfo]:
     return [rules.day_info(d, arrangement, confirmed) for d in span]
 
 
-def calendar_warnings(on: date | None = None) -> list[dict]:
-    """Years (this one and the next) whose official arrangement is not known yet."""
+def calendar_warnings(on: date | None = None, *, county: bool = False) -> list[dict]:
+    """Years (this one and the next) whose official arrangement is not known yet. `county`:
+    the reader is the county commission, who enters it; centres are told who does."""
     on = on or today()
+    then = ("国务院办公厅公布安排后，请在此录入。" if county else
+            "国务院办公厅公布安排后由旗县卫生健康委统一录入；本机构需要停诊的日期请用“停诊”。")
     out = []
     for year in (on.year, on.year + 1):
         if _package_knows(year):
@@ -191,14 +194,18 @@ def calendar_warnings(on: date | None = None) -> list[dict]:
         if year not in confirmed:
             out.append({"year": year, "message": (
                 f"{year}年法定节假日和调休安排尚未确认（日历数据包只到已公布的年份），"
-                f"目前按普通工作日/周末排班；国务院办公厅公布安排后，请在下方录入。")})
+                f"目前按普通工作日/周末排班；{then}")})
     return out
 
 
 def enter_arrangement(user, year: int, holidays: list[tuple[date, str]], workdays: list[date]) -> int:
-    """Record a year's official arrangement (holiday dates and adjusted working days)."""
-    if user.role not in ("township_admin", "hospital_admin", "county"):
-        raise Forbidden("只有管理员可以录入节假日安排")
+    """Record a year's official arrangement (holiday dates and adjusted working days).
+
+    The arrangement is the county's calendar for every facility, so only the county
+    commission enters it; a centre closes its own days with 停诊 (`booking.close_day`)."""
+    if user.role != "county":
+        raise Forbidden("法定节假日和调休安排由旗县卫生健康委统一录入；本机构停诊请使用“停诊”",
+                        code="county_calendar_only")
     if _package_knows(year):
         raise ValidationFailed(f"{year}年的安排已由日历数据包提供，无需录入", code="year_known")
     for d, _ in holidays:

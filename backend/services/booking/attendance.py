@@ -13,12 +13,12 @@ from backend.models.people import Resident
 from backend.rules import booking as rules
 from backend.rules.booking import CHINA
 from backend.rules.identity import age_on
-from backend.services import notify
+from backend.services import links, notify
 from backend.services.facilities import STAFF_ROLES, get_policy
 from backend.services.indicators import Tally
 
 from . import store
-from .keys import ledger_key
+from .keys import ledger_key, state_key
 
 __all__ = ["day_bookings", "mark_attendance"]
 
@@ -63,20 +63,23 @@ def mark_attendance(user, booking_id: str, status: str) -> Booking:
         _apply_noshow(booking, now)
     else:
         from backend.services import satisfaction
-        satisfaction.invite(booking.subject_id, url=f"/rate/booking/{booking.booking_id}",
+        satisfaction.invite(booking.subject_id, url=links.rate_booking(booking.booking_id),
                             what=f"{booking.facility_name}{booking.department}就诊",
                             dedupe=booking.booking_id)
     return booking
 
 
 def _apply_noshow(booking: Booking, now: float) -> None:
+    """The no-show rule of the booking's facility, for the person booked for (the one who
+    did not come): counted and paused at that facility only; 65+ exempt, and a relative who
+    booked for them is warned instead."""
     policy = get_policy(booking.facility_id)
     rule = rules.NoShowRule(policy.noshow_limit, policy.noshow_window_days, policy.pause_days)
     subject = Resident.get(booking.subject_id)
     by_proxy = bool(booking.booker_resident_id) and booking.booker_resident_id != booking.subject_id
-    person = booking.booker_resident_id or booking.subject_id
+    entry = state_key(booking.facility_id)
     try:
-        state = BookingLedger.get(person, "state", consistent_read=True)
+        state = BookingLedger.get(booking.subject_id, entry, consistent_read=True)
         previous = [datetime.fromtimestamp(int(t), CHINA) for t in state.noshows or []]
     except DoesNotExist:
         previous = []
@@ -89,16 +92,20 @@ def _apply_noshow(booking: Booking, now: float) -> None:
                       title="代约就诊未到提醒",
                       body=(f"您为{booking.subject_name}预约的{booking.day} {booking.start} "
                             f"{booking.department}未到诊。老人不受爽约限制，但请按时陪同就诊或提前取消。"),
-                      url=f"/booking/{booking.booking_id}", dedupe_key=f"noshow#{booking.booking_id}")
+                      url=links.booking(booking.booking_id), dedupe_key=f"noshow#{booking.booking_id}")
         return
     if outcome.action == "exempt":
         return
     actions = [BookingLedger.noshows.set([int(t.timestamp()) for t in outcome.recent])]
     if outcome.paused_until:
         actions.append(BookingLedger.paused_until.set(int(outcome.paused_until.timestamp())))
-    BookingLedger(person, "state").update(actions=actions)
+    BookingLedger(booking.subject_id, entry).update(actions=actions)
     if outcome.paused_until:
-        notify.notify(notify.resident_recipient(person), kind="booking_paused", title="在线预约已暂停",
-                      body=(f"近{rule.window_days}天内{len(outcome.recent)}次预约未就诊，"
-                            f"在线预约暂停至{outcome.paused_until:%Y年%m月%d日}。如有疑问请联系卫生院。"),
-                      url="/booking", dedupe_key=f"paused#{booking.booking_id}")
+        told = [booking.subject_id] + ([booking.booker_resident_id] if by_proxy else [])
+        for resident_id in told:
+            notify.notify(notify.resident_recipient(resident_id), kind="booking_paused",
+                          title="在线预约已暂停",
+                          body=(f"{booking.subject_name}近{rule.window_days}天内在{booking.facility_name}"
+                                f"{len(outcome.recent)}次预约未就诊，在该机构的在线预约暂停至"
+                                f"{outcome.paused_until:%Y年%m月%d日}；其他机构不受影响。如有疑问请联系该机构。"),
+                          url=links.booking_home(), dedupe_key=f"paused#{booking.booking_id}")

@@ -8,11 +8,11 @@ from pynamodb.exceptions import PynamoDBException
 
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.models.booking import Booking, Slot, WaitlistEntry
-from backend.services import notify
+from backend.services import links, notify
 from backend.services.facilities import bucket_of, staff_facility, today
 
 from .keys import list_key
-from .transaction import cancel_write
+from .cancelling import cancel_write
 from .waitlist import release_claim, return_hold
 
 __all__ = ["close_day", "cancel_for_closed_day"]
@@ -71,7 +71,7 @@ def cancel_for_closed_day(user, facility_id: str, department: str, day: date) ->
                 recipient, kind="day_closed", title="停诊通知：您的预约已取消",
                 body=(f"{b.subject_name}：{b.facility_name}{b.department} {b.day} {b.start} 因停诊取消，"
                       "不收取费用，号源已退回。请改约其他日期，给您带来不便，敬请谅解。"),
-                url="/booking", urgent=True, dedupe_key=f"day_closed#{b.booking_id}")
+                url=links.booking_home(), urgent=True, dedupe_key=f"day_closed#{b.booking_id}")
             counts["notified"] += sent is not None
     key = list_key(facility_id, department, day.isoformat())
     for entry in WaitlistEntry.query(key, consistent_read=True):
@@ -92,5 +92,5 @@ def cancel_for_closed_day(user, facility_id: str, department: str, day: date) ->
                      if entry.booker_resident_id else entry.booker_login)
         notify.notify(recipient, kind="day_closed", title="停诊通知：候补已结束",
                       body=f"{entry.subject_name}：{department} {day.isoformat()} 停诊，候补已结束，请改约其他日期。",
-                      url="/booking", urgent=True, dedupe_key=f"day_closed#wl#{entry.entry_id}")
+                      url=links.booking_home(), urgent=True, dedupe_key=f"day_closed#wl#{entry.entry_id}")
     return counts

@@ -7,7 +7,7 @@ from datetime import datetime
 from backend.errors import ValidationFailed
 
 __all__ = ["parse_slot_id", "check_request_id", "valid_id", "list_key", "ledger_key",
-           "hold_value"]
+           "hold_value", "fee_key", "state_key"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _FACILITY = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -49,6 +49,17 @@ def list_key(facility_id: str, department: str, day: str) -> str:
 def ledger_key(facility_id: str, department: str) -> str:
     """The person's open bookings of one department: `dept#<facility>#<department>`."""
     return f"dept#{facility_id}#{department}"
+
+
+def fee_key(facility_id: str, department: str, day: str) -> str:
+    """The person's registration-fee claim of one department and day (`services.booking.fees`):
+    `fee#<facility>#<department>#<YYYY-MM-DD>`."""
+    return f"fee#{facility_id}#{department}#{day}"
+
+
+def state_key(facility_id: str) -> str:
+    """The person's no-shows and pause at one facility: `state#<facility>`."""
+    return f"state#{facility_id}"
 
 
 def hold_value(slot) -> str:

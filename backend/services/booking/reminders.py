@@ -5,6 +5,7 @@ from datetime import date, datetime, timezone
 
 from backend.models.booking import Booking
 from backend.models.facility import Facility
+from backend.services import links
 
 __all__ = ["BookingAppointments", "register_reminders"]
 
@@ -31,7 +32,7 @@ class BookingAppointments:
                         appointment_id=b.booking_id, resident_id=b.subject_id,
                         starts_at=datetime.fromtimestamp(b.starts_at, tz=timezone.utc),
                         place=" ".join(p for p in (b.facility_name, b.department, b.place) if p),
-                        what=_what(b.kind), url=f"/booking/{b.booking_id}", also_notify=proxy)
+                        what=_what(b.kind), url=links.booking(b.booking_id), also_notify=proxy)
 
 
 def _what(kind: str) -> str:

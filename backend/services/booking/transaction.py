@@ -1,12 +1,13 @@
-"""The transaction that books and the one that cancels.
+"""The transaction that books (cancelling is `cancelling`, the fee's claim `fees`).
 
 Capacity is never checked by reading and then writing: one TransactWriteItems decrements the
 slice's remaining places (`left_<channel> >= 1`), creates the booking, claims the client
-request id and the (slice, person) pair, and adds the booking to the person's department
-ledger (`size(holds) < limit`). The one read before it (a BatchGetItem of the slice, the
-person, the ledgers and any proxy grant) only picks the channel and gives early, clear
-answers; the conditions are what hold the invariants. A booking costs 3 DynamoDB requests
-with the session load.
+request id and the (slice, person) pair, adds the booking to the person's department
+ledger (`size(holds) < limit`) and writes the day's registration-fee claim (`fees`). The one
+read before it (a BatchGetItem of the slice, the person, the ledgers, fee claims, pauses and
+any proxy grant) only picks the channel and the fee and gives early, clear answers; the
+conditions are what hold the invariants. A booking costs 3 DynamoDB requests with the
+session load (4 on a person's first booking in a department: the ledger is created first).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import size
 
 from backend.errors import (AppError, Conflict, Forbidden, NotFound, RateLimited, ServiceBusy,
@@ -30,15 +31,17 @@ from backend.rules.booking import CHINA
 from backend.rules.identity import age_on
 from backend.services.facilities import bucket_of
 
-from . import access, store
-from .keys import check_request_id, hold_value, ledger_key, parse_slot_id, valid_id
+from . import access, fees, store
+from .keys import (check_request_id, fee_key, hold_value, ledger_key, parse_slot_id, state_key,
+                   valid_id)
 from backend.services.slot_kinds import kind_of
 
-__all__ = ["BookResult", "book", "book_many", "book_exams", "book_offered", "cancel_booking",
-           "cancel_write", "book_referral", "open_holds", "MAX_AT_ONCE"]
+__all__ = ["BookResult", "book", "book_many", "book_exams", "book_offered", "book_referral",
+           "open_holds", "MAX_AT_ONCE"]
 
 log = logging.getLogger(__name__)
 MAX_AT_ONCE = 5
+FEE_ATTEMPTS = 3
 
 
 @dataclass
@@ -114,25 +117,30 @@ def book_offered(user, entry: WaitlistEntry, client_request_id: str) -> BookResu
 
 
 def _read(user, subject_id: str, keys: list[tuple[str, str]], rid: str) -> dict:
-    """The one read before the transaction (BatchGetItem over six tables)."""
+    """The one read before the transaction (BatchGetItem over six tables): the request
+    claim, the person, the slices and their facilities, the person's department ledgers
+    and fee claims of those days, their pause at each facility (online bookings) and the
+    proxy grant."""
     facilities = sorted({k[0].split("#")[0] for k in keys})
+    online = user.role == "resident"
+    proxy = online and subject_id != user.resident_id
+    n, m = len(keys), len(facilities)
     wanted: list = [(Uniqueness, f"req#{user.login}#{rid}", None), (Resident, subject_id, None)]
     wanted += [(Slot, b, s) for b, s in keys]
     wanted += [(Facility, f, None) for f in facilities]
     wanted += [(BookingLedger, subject_id, f"dept#{b}") for b, _ in keys]
-    proxy = user.role == "resident" and subject_id != user.resident_id
-    if user.role == "resident":
-        wanted.append((BookingLedger, user.resident_id, "state"))
+    wanted += [(BookingLedger, subject_id, fee_key(*b.split("#", 1), s[:10])) for b, s in keys]
+    if online:
+        wanted += [(BookingLedger, subject_id, state_key(f)) for f in facilities]
     if proxy:
         wanted.append((ProxyGrant, user.resident_id, subject_id))
     got = store.fetch(wanted)
-    n, m = len(keys), len(facilities)
-    pos = 2 + n + m + n
+    pos = 2 + n + m
     return {"claim": got[0], "resident": got[1], "slots": got[2:2 + n],
-            "facility_of": {f.facility_id: f for f in got[2 + n:2 + n + m] if f is not None},
-            "ledgers": got[2 + n + m:pos],
-            "state": got[pos] if user.role == "resident" else None,
-            "grant": got[pos + 1] if proxy else None}
+            "facility_of": {f.facility_id: f for f in got[2 + n:pos] if f is not None},
+            "ledgers": got[pos:pos + n], "fees": got[pos + n:pos + 2 * n],
+            "states": [s for s in got[pos + 2 * n:pos + 2 * n + m] if s is not None] if online else [],
+            "grant": got[-1] if proxy else None}
 
 
 def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, several: bool,
@@ -148,6 +156,26 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, several: bool
         raise ValidationFailed("同一科室（检查项目）一次只能预约一个时段", code="same_department_twice")
     if purpose is not None and (len(slot_ids) != 1 or not valid_id(purpose.replace(":", "_"))):
         raise ValidationFailed("预约用途格式不正确", code="invalid_purpose")
+    for _ in range(FEE_ATTEMPTS):
+        try:
+            return _attempt(user, subject_id, keys, rid, several=several, offer=offer,
+                            purpose=purpose)
+        except fees.FeeRaced:
+            continue  # the day's fee claim moved meanwhile: read again
+    raise ServiceBusy(retry_after=1)
+
+
+def _paused(states: list, now: float) -> None:
+    """A pause earned at a facility stops online booking there (for the person booked for)."""
+    for state in states:
+        if state.paused_until and int(state.paused_until) > now:
+            until = datetime.fromtimestamp(int(state.paused_until), CHINA)
+            raise Forbidden(f"因多次预约未就诊，在本机构的在线预约已暂停至{until:%Y年%m月%d日}",
+                            code="booking_paused")
+
+
+def _attempt(user, subject_id: str, keys: list[tuple[str, str]], rid: str, *, several: bool,
+             offer: WaitlistEntry | None, purpose: str | None) -> BookResult:
     r = _read(user, subject_id, keys, rid)
     resident, slots, facility_of = r["resident"], r["slots"], r["facility_of"]
     if r["claim"] is not None:
@@ -158,10 +186,13 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, several: bool
     for slot in slots:
         if slot is None or slot.facility_id not in facility_of:
             raise NotFound("找不到该号源，可能已调整，请刷新", code="slot_not_found")
-    preference = None
+    preferences = []
     purpose_label = None
     for slot in slots:
-        preference = access.authorise(user, resident, facility_of[slot.facility_id], r["grant"])
+        # Each slice's channel follows from who books it *there*: an admin's desk places are
+        # those of their own facility only, whatever else is booked in the same go.
+        preferences.append(access.authorise(user, resident, facility_of[slot.facility_id],
+                                            r["grant"]))
         kind = kind_of(slot.kind)
         if several and not kind.several_at_once:
             raise ValidationFailed("只有检查项目可以一次预约多项", code="not_exam")
@@ -169,17 +200,13 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, several: bool
             raise ValidationFailed(f"预约{kind.label}须说明用途", code="purpose_required")
         if kind.check is not None:
             purpose_label = kind.check(user, resident, slot, purpose)
-    state = r["state"]
-    if state is not None and state.paused_until and int(state.paused_until) > now:
-        until = datetime.fromtimestamp(int(state.paused_until), CHINA)
-        raise Forbidden(f"因多次预约未就诊，在线预约已暂停至{until:%Y年%m月%d日}",
-                        code="booking_paused")
+    _paused(r["states"], now)
     today = datetime.fromtimestamp(now, CHINA).date()
     elderly = age_on(date.fromisoformat(resident.birth_date), today) >= rules.ELDERLY_AGE
     group_id = new_id() if len(slots) > 1 else None
     created = utcnow()
     plan = []
-    for slot, ledger in zip(slots, r["ledgers"]):
+    for slot, ledger, claim, preference in zip(slots, r["ledgers"], r["fees"], preferences):
         _check_slot(slot, now)
         holds, past = open_holds(ledger, now)
         if any(str(v).endswith("|" + slot.slot_id) for v in holds.values()):
@@ -196,7 +223,6 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, several: bool
                                          "department": slot.department,
                                          "time": f"{slot.start}-{slot.end}",
                                          "facility_id": slot.facility_id}])
-        same_day = sum(1 for v in holds.values() if str(v)[:10] == slot.day)
         facility = facility_of[slot.facility_id]
         booking = Booking(new_id(), order_key="", day_key=f"{slot.facility_id}#{slot.day}",
                           slot_id=slot.slot_id, facility_id=slot.facility_id,
@@ -209,13 +235,24 @@ def _book(user, subject_id: str, slot_ids: list[str], rid: str, *, several: bool
                           booker_role=user.role,
                           booker_resident_id=user.resident_id if user.role == "resident" else None,
                           channel="online" if channel == "held" else channel, status="booked",
-                          fee=rules.registration_fee(int(slot.fee), same_day), elderly=elderly,
+                          fee=fees.fee_for(slot, claim), elderly=elderly,
                           client_request_id=rid, group_id=group_id, purpose=purpose,
                           purpose_label=purpose_label,
                           cancel_notice_minutes=int(slot.cancel_notice_minutes), created_at=created)
         booking.order_key = f"{slot.day}T{slot.start}#{booking.booking_id}"
-        plan.append((slot, ledger, past, channel, booking))
-    return _commit(user, rid, resident, plan, preference, now, offer)
+        plan.append(_Planned(slot, ledger, past, channel, booking, preference, claim))
+    return _commit(user, rid, resident, plan, now, offer)
+
+
+@dataclass
+class _Planned:
+    slot: Slot
+    ledger: BookingLedger | None
+    past: list[str]
+    channel: str
+    booking: Booking
+    preference: str
+    fee_claim: BookingLedger | None
 
 
 def _check_slot(slot: Slot, now: float) -> None:
@@ -228,16 +265,33 @@ def _check_slot(slot: Slot, now: float) -> None:
         raise Conflict(f"该日号源将于{opens:%m月%d日 %H:%M}放出", code="not_open_yet")
 
 
-def _commit(user, rid: str, resident: Resident, plan: list, preference: str, now: float,
+def _ensure_ledger(subject_id: str, slot: Slot) -> None:
+    """Create the person's department ledger with an empty `holds` if it is absent
+    (`if_not_exists`: idempotent, no read), so that concurrent first bookings all take the
+    same `size(holds) < limit` condition instead of racing to create the map."""
+    try:
+        BookingLedger(subject_id, ledger_key(slot.facility_id, slot.department)).update(
+            actions=[BookingLedger.holds.set(BookingLedger.holds | {})])
+    except PynamoDBException as err:
+        if store.cause(err) in store.BUSY or is_unavailable(err):
+            raise ServiceBusy(retry_after=1) from None
+        raise
+
+
+def _commit(user, rid: str, resident: Resident, plan: list[_Planned], now: float,
             offer: WaitlistEntry | None) -> BookResult:
+    for p in plan:
+        if p.ledger is None or p.ledger.holds is None:
+            _ensure_ledger(resident.resident_id, p.slot)
     labels_put, labels_update = [], []
     try:
         with transaction() as tx:
             tx.save(Uniqueness(f"req#{user.login}#{rid}",
-                               owner=",".join(p[4].booking_id for p in plan)),
+                               owner=",".join(p.booking.booking_id for p in plan)),
                     condition=Uniqueness.key.does_not_exist())
             labels_put.append("request")
-            for slot, ledger, past, channel, booking in plan:
+            for p in plan:
+                slot, booking, channel = p.slot, p.booking, p.channel
                 tx.save(booking, condition=Booking.booking_id.does_not_exist())
                 labels_put.append("booking")
                 tx.save(Uniqueness(f"slotperson#{slot.slot_id}#{resident.resident_id}",
@@ -252,28 +306,25 @@ def _commit(user, rid: str, resident: Resident, plan: list, preference: str, now
                 counter = Slot.held if channel == "held" else getattr(Slot, f"left_{channel}")
                 cond = ((counter >= 1) & (Slot.starts_at > int(now)) & (Slot.closed == False)  # noqa: E712
                         & (Slot.opens_at <= int(now)))
-                if channel == "referral" and preference == "public":
+                if channel == "referral" and p.preference == "public":
                     cond = cond & (Slot.release_at <= int(now))
                 tx.update(slot, actions=[counter.add(-1), Slot.booked.add(1)], condition=cond)
                 labels_update.append(f"slot|{slot.department}|{slot.start}-{slot.end}")
-                entry = BookingLedger(resident.resident_id, ledger_key(slot.facility_id,
-                                                                       slot.department))
-                value = hold_value(slot)
-                if ledger is None or ledger.holds is None:
-                    tx.update(entry, actions=[BookingLedger.holds.set({booking.booking_id: value})],
-                              condition=BookingLedger.holds.does_not_exist())
-                else:
-                    actions = [BookingLedger.holds[booking.booking_id].set(value)]
-                    actions += [BookingLedger.holds[bid].remove() for bid in past]
-                    lcond = size(BookingLedger.holds) < int(slot.max_per_person) + len(past)
-                    for bid in past:
-                        lcond = lcond & BookingLedger.holds[bid].exists()
-                    tx.update(entry, actions=actions, condition=lcond)
+                actions = [BookingLedger.holds[booking.booking_id].set(hold_value(slot))]
+                actions += [BookingLedger.holds[bid].remove() for bid in p.past]
+                lcond = size(BookingLedger.holds) < int(slot.max_per_person) + len(p.past)
+                for bid in p.past:
+                    lcond = lcond & BookingLedger.holds[bid].exists()
+                tx.update(BookingLedger(resident.resident_id,
+                                        ledger_key(slot.facility_id, slot.department)),
+                          actions=actions, condition=lcond)
                 labels_update.append("ledger")
+                if fees.on_book(tx, resident.resident_id, slot, booking, p.fee_claim):
+                    labels_update.append("fee")
             if offer is not None:
                 tx.update(offer, actions=[WaitlistEntry.status.set("booked"),
                                           WaitlistEntry.offer_state.remove(),
-                                          WaitlistEntry.booking_id.set(plan[0][4].booking_id)],
+                                          WaitlistEntry.booking_id.set(plan[0].booking.booking_id)],
                           condition=(WaitlistEntry.status == "offered")
                           & (WaitlistEntry.offer_expires > int(now)))
                 labels_update.append("offer")
@@ -283,7 +334,7 @@ def _commit(user, rid: str, resident: Resident, plan: list, preference: str, now
         if replay is not None:
             return replay
         raise
-    return BookResult([p[4] for p in plan])
+    return BookResult([p.booking for p in plan])
 
 
 def _explain_failure(err: TransactWriteError, labels: list[str]) -> None:
@@ -311,6 +362,8 @@ def _explain_failure(err: TransactWriteError, labels: list[str]) -> None:
         raise Conflict("该时段刚刚约满，可加入候补", code="slot_full",
                        details=[{"waitlist": True, "department": department,
                                  "time": times}]) from None
+    if failed == ["fee"]:
+        raise fees.FeeRaced() from None  # only the day's fee claim moved: read again
     if "ledger" in failed:
         raise Conflict("该科室预约数已达上限，或您的预约刚刚发生变化，请刷新", code="limit_reached") from None
     if any(c == "TransactionConflict" for _, c in codes):
@@ -318,70 +371,6 @@ def _explain_failure(err: TransactWriteError, labels: list[str]) -> None:
         raise RateLimited("当前预约人数较多，请稍后再试", retry_after=1) from None
     log.warning("booking transaction cancelled: %s", codes)
     raise ServiceBusy(retry_after=1) from None
-
-
-# ---- cancelling -------------------------------------------------------------------------
-
-def cancel_booking(user, booking_id: str) -> Booking:
-    """Cancel one booking (the person, their proxy, or the facility's staff): the write only.
-    `waitlist.cancel` is what routes call: it also offers the freed place."""
-    booking = store.load_booking(booking_id)
-    staff = user.role in ("township_admin", "hospital_admin") and booking.facility_id == user.facility_id
-    if not staff and not store.may_see(user, booking):
-        raise Forbidden("不能取消他人的预约", code="not_your_booking")
-    if booking.status != "booked":
-        raise Conflict("该预约已取消或已就诊", code="not_active")
-    now = store.now()
-    if int(booking.starts_at) <= now:
-        raise Conflict("预约时间已过，不能取消", code="booking_past")
-    if not staff and int(booking.starts_at) - now < int(booking.cancel_notice_minutes) * 60:
-        raise Conflict(f"就诊前{int(booking.cancel_notice_minutes)}分钟内不能在线取消，请致电卫生院",
-                       code="too_late_to_cancel")
-    try:
-        ledger = BookingLedger.get(booking.subject_id,
-                                   ledger_key(booking.facility_id, booking.department),
-                                   consistent_read=True)
-    except DoesNotExist:
-        ledger = None
-    holds, _ = open_holds(ledger, now)
-    heir = next((bid for bid, v in sorted(holds.items())
-                 if bid != booking.booking_id and str(v)[:10] == booking.day), None)
-    cancel_write(booking, user.login, heir=heir)
-    return booking
-
-
-def cancel_write(booking: Booking, by: str, *, heir: str | None = None,
-                 reason: str | None = None) -> None:
-    """One transaction: the booking cancelled, its place back on its channel's counter
-    (`left_<channel> + 1`, `booked - 1`), the person's hold and (slice, person) claim gone."""
-    bucket, start_key = parse_slot_id(booking.slot_id)
-    actions = [Booking.status.set("cancelled"), Booking.changed_at.set(utcnow()),
-               Booking.changed_by.set(by)]
-    if reason:
-        actions.append(Booking.cancel_reason.set(reason))
-    try:
-        with transaction() as tx:
-            tx.delete(Uniqueness(f"slotperson#{booking.slot_id}#{booking.subject_id}"))
-            if booking.purpose:
-                tx.delete(Uniqueness(f"purpose#{booking.subject_id}#{booking.purpose}"))
-            tx.update(booking, actions=actions, condition=Booking.status == "booked")
-            counter = getattr(Slot, f"left_{booking.channel}")
-            tx.update(Slot(bucket, start_key), actions=[counter.add(1), Slot.booked.add(-1)],
-                      condition=Slot.booked >= 1)
-            tx.update(BookingLedger(booking.subject_id,
-                                    ledger_key(booking.facility_id, booking.department)),
-                      actions=[BookingLedger.holds[booking.booking_id].remove()],
-                      condition=BookingLedger.subject_id.exists())
-            if heir and int(booking.fee) > 0:
-                # The fee moves to the other booking of the same department and day.
-                tx.update(Booking(heir), actions=[Booking.fee.set(int(booking.fee))],
-                          condition=Booking.status == "booked")
-    except TransactWriteError as err:
-        if store.cause(err) in store.BUSY or is_unavailable(err):
-            raise ServiceBusy(retry_after=1) from None
-        raise Conflict("预约状态已变化，请刷新后重试", code="not_active") from None
-    booking.status = "cancelled"
-    booking.cancel_reason = reason
 
 
 # ---- referral up --------------------------------------------------------------------------

@@ -13,14 +13,15 @@ from backend.models.base import new_id, transaction, utcnow
 from backend.models.booking import Booking, Slot, WaitlistEntry
 from backend.models.people import Uniqueness, save_with_claim
 from backend.rules.booking import CHINA
-from backend.services import notify
+from backend.services import links, notify
 from backend.services.facilities import get_facility, get_policy
 
 from . import store
 from .access import viewer_left
 from .keys import list_key as _list_key
 from .keys import parse_slot_id, valid_id
-from .transaction import BookResult, book_offered, cancel_booking
+from .cancelling import cancel_booking
+from .transaction import BookResult, book_offered
 
 __all__ = ["cancel", "join_waitlist", "leave_waitlist", "offer_next", "accept_offer",
            "decline_offer", "expire_offers", "get_entry", "return_hold", "release_claim"]
@@ -134,7 +135,7 @@ def offer_next(list_key: str, slot_id: str, policy_minutes: int | None = None) -
         notify.notify(recipient, kind="slot_offer", title="候补号源已为您保留",
                       body=(f"{entry.subject_name}：{day} {start} {department}有一个号源，"
                             f"请在{deadline:%H:%M}前确认，逾期将顺延给下一位。"),
-                      url=f"/booking/offer?list={list_key}&entry={entry.entry_id}",
+                      url=links.waitlist_offer(list_key, entry.entry_id),
                       urgent=True, dedupe_key=f"offer#{entry.entry_id}#{slot_id}")
         return entry
     return None
