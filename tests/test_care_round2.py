@@ -92,6 +92,7 @@ from pynamodb.exceptions import DoesNotExist  # noqa: E402
 from backend.models.care import Contract, HealthCheck, MedicineCollector, Prescription  # noqa: E402
 from backend.models.people import Resident  # noqa: E402
 from backend.services.care_common import local_today  # noqa: E402
+from backend.web import cn_day  # noqa: E402
 from tests.test_care_http import make_resident  # noqa: E402
 
 
@@ -102,10 +103,17 @@ def form(person, resident_id, action, data):
                               data={**data, "csrf_token": token})
 
 
+PATIENT_VIEWS = ("", "/followup", "/medicine", "/referrals", "/contract", "/visits")
+
+
 def page(person, resident_id) -> str:
-    resp = person.client.get(f"/team/patients/{resident_id}")
-    assert resp.status_code == 200
-    return _html.unescape(resp.get_data(as_text=True))
+    """Every view of the patient's page (summary, follow-up, medicine, referrals, ...)."""
+    out = []
+    for view in PATIENT_VIEWS:
+        resp = person.client.get(f"/team/patients/{resident_id}{view}")
+        assert resp.status_code == 200, view
+        out.append(_html.unescape(resp.get_data(as_text=True)))
+    return "\n".join(out)
 
 
 def error_text(resp) -> str:
@@ -139,12 +147,12 @@ def test_refer_form_books_and_shows_the_hospital_slot(doctor):
     ok = form(doctor, r.resident_id, "refer", {"reason": "血压控制不佳，需专科调整", "disease": "hypertension",
                                                "department": "内科", "urgent": "1"})
     assert ok.status_code == 303, ok.get_data(as_text=True)[:300]
-    assert ok.headers["Location"].endswith(f"/team/patients/{r.resident_id}?done=refer#form-refer")
+    assert ok.headers["Location"].endswith(f"/team/patients/{r.resident_id}/referrals?done=refer#form-refer")
     [ref] = list(Referral.query(r.resident_id))
     assert ref.urgent is True and ref.booking_ref
     b = Booking.get(ref.booking_ref)
     text = page(doctor, r.resident_id)
-    assert f"已预约牵头医院号源：{b.facility_name} 内科 {b.day} {b.start}-{b.end}" in text
+    assert f"已预约牵头医院号源：{b.facility_name} 内科 {cn_day(b.day)} {b.start}-{b.end}" in text
     due = (local_today() + timedelta(days=14)).isoformat()
     assert ChronicCase.get(r.resident_id, "hypertension").next_due <= due
 
@@ -181,7 +189,7 @@ def test_prescription_and_collection_forms(doctor):
     refill = (local_today() + timedelta(weeks=8)).isoformat()
     assert rx.drugs == ["二甲双胍 0.5g", "阿卡波糖"] and rx.next_refill == refill
     text = _html.unescape(doctor.client.get(ok.headers["Location"]).get_data(as_text=True))
-    assert 'id="done-prescribe">已开具长处方' in text and f"下次取药 <strong class=\"refill\">{refill}" in text
+    assert 'id="done-prescribe">已开具长处方' in text and f"下次取药 <strong class=\"refill\">{cn_day(refill)}" in text
 
     # A relative in the same household: listed, but not authorised yet.
     relative = make_resident(age=40)

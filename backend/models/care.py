@@ -13,7 +13,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from backend.models.base import BaseModel
 
 __all__ = ["Contract", "ContractOffer", "ChronicCase", "FollowUp", "ElderVisit", "Contact", "Referral",
-           "Prescription", "Collection", "MedicineCollector", "HealthCheck", "CareCounter"]
+           "Prescription", "Collection", "MedicineCollector", "HealthCheck", "CareCounter",
+           "HomeVisit"]
 
 
 class ContractsByTeamContact(GlobalSecondaryIndex):
@@ -315,3 +316,25 @@ class CareCounter(BaseModel):
     team_id = UnicodeAttribute(hash_key=True)
     counter = UnicodeAttribute(range_key=True)
     count = NumberAttribute(default=0)
+
+
+class HomeVisit(BaseModel):
+    """A home service for a bedridden or disabled resident (上门治疗, 上门护理, 康复指导,
+    家庭病床查床). PK resident_id, SK visit_key `<visit_date>#<ULID>`.
+
+    Counted per team per month in `CareCounter` (`home_visits#YYYY-MM` and
+    `home_visits#<kind>#YYYY-MM`) inside the visit's own transaction.
+    """
+
+    class Meta:
+        table = "home-visits"
+
+    resident_id = UnicodeAttribute(hash_key=True)
+    visit_key = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()          # treatment, nursing, rehab, family_bed
+    visit_date = UnicodeAttribute()
+    done = UnicodeAttribute()          # what was done
+    next_visit = UnicodeAttribute(null=True)
+    team_id = UnicodeAttribute()
+    recorded_by = UnicodeAttribute()
+    recorded_at = UTCDateTimeAttribute()

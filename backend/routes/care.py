@@ -4,18 +4,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request
 from pydantic import Field
 
 from backend import api
-from backend.errors import AppError, Forbidden, NotFound, ValidationFailed
-from backend.models.base import new_id
+from backend.errors import Forbidden, NotFound
 from backend.rules import contracts as contract_rules
 from backend.rules import elderly
 from backend.rules import followup as fu_rules
-from backend.rules.identity import age_on, mask_identity_number
 from backend.security import current_user, require
-from backend.services import consent, contracts, followups, ledger, medicine, teams
+from backend.services import (calls, consent, contracts, followups, home_visits, ledger, medicine,
+                              teams)
+from backend.services.indicators import month_of
 from backend.services.care_common import local_today, team_patient
 from backend.services.residents import people_i_act_for
 
@@ -175,7 +175,7 @@ def _case(c, today: date) -> dict:
             "next_due": c.next_due, "overdue_days": max(0, (today - date.fromisoformat(c.next_due)).days),
             "last_visit": c.last_visit, "last_outcome": c.last_outcome,
             "last_bp": f"{int(c.last_systolic)}/{int(c.last_diastolic)}" if c.last_systolic else None,
-            "high_risk": fu_rules.is_high_risk(c.last_systolic, c.last_diastolic),
+            "high_risk": calls.high_risk(c),
             "visits_this_year": int(c.visits_count or 0) if c.visits_year == str(today.year) else 0,
             "hidden_until": c.hidden_until, "call_outcome": c.call_outcome}
 
@@ -437,9 +437,11 @@ def api_overdue():
 @api.describe(summary="逾期患者电话名单（按风险排序）", tags=TAGS)
 def api_calls():
     user = _doctor()
-    today = local_today()
-    return jsonify({"patients": [_case(c, today) for c in followups.call_list(user, today)],
-                    "overdue_contacted": followups.overdue_contacted(user.team_id, today)})
+    board = followups.call_list(user)
+    return jsonify({"patients": [_case(c, board.today) for c in board.rows],
+                    "later": [_case(c, board.today) for c in board.later],
+                    "agreed_waiting": board.agreed,
+                    "overdue_contacted": followups.overdue_contacted(user.team_id, board.today)})
 
 
 @bp.post("/api/care/residents/<resident_id>/calls")
@@ -544,7 +546,8 @@ def team_page():
     lst = followups.due_list(user, limit=q.limit, after=q.after)
     return render_template("care/team.html", team=contracts.get_team(user.team_id),
                            rows=[_case(c, lst.today) for c in lst.due], today=lst.today,
-                           more=lst.more_due, section="due", ended=q.ended)
+                           more=lst.more_due, section="due", ended=q.ended,
+                           home=home_visits.monthly(user.team_id, month_of(lst.today)))
 
 
 @bp.get("/team/overdue")
@@ -556,154 +559,6 @@ def overdue_page():
     return render_template("care/team.html", team=contracts.get_team(user.team_id),
                            rows=[_case(c, lst.today) for c in lst.overdue], today=lst.today,
                            more=lst.more_overdue, section="overdue")
-
-
-@bp.get("/team/patients/<resident_id>")
-@require("doctor")
-def patient_page(resident_id: str, *, errors: dict | None = None, values: dict | None = None):
-    user = _doctor()
-    h = followups.history(user, resident_id)
-    r = h["resident"]
-    today = local_today()
-    diseases = [d for d in fu_rules.DISEASES if d in (r.conditions or set())]
-    done = request.args.get("done", "")
-    return render_template("care/patient.html", r=r, h=h, diseases=diseases,
-                           age=age_on(date.fromisoformat(r.birth_date), today),
-                           id_masked=mask_identity_number(r.id_number), today=today,
-                           labels=fu_rules.DISEASES, outcomes=fu_rules.OUTCOMES,
-                           reactions=fu_rules.ADVERSE_REACTIONS,
-                           year=str(today.year), need=fu_rules.MIN_FOLLOWUPS_PER_YEAR,
-                           channels=contract_rules.CONTACT_CHANNELS,
-                           med=medicine.overview(user, resident_id),
-                           bookings=followups.referral_bookings(h["referrals"]),
-                           contract=contracts.current_contract(resident_id),
-                           flag_labels=SCREENING_LABELS,
-                           consent_version=contract_rules.CONSENT_VERSION,
-                           visit_id=new_id(), errors=errors or {}, values=values or {},
-                           done=PAGE_FORMS[done][2] if done in PAGE_FORMS else None,
-                           done_form=done if done in PAGE_FORMS else None)
-
-
-SCREENING_LABELS = {"suspected_hypertension": "疑似高血压", "suspected_diabetes": "疑似糖尿病",
-                    "abnormal_heart_rate": "心率异常"}
-
-
-# ---- page forms (no JavaScript: POST, then 303 back to the patient page) ----------------
-class ReferForm(ReferIn):
-    pass
-
-
-class CollectForm(CollectIn):
-    prescription_id: str = Field(min_length=1, max_length=64)
-
-
-class EndForm(EndIn):
-    confirm: bool = False
-
-
-FIELD_LABELS = {"reason": "转诊原因", "disease": "病种", "department": "科室", "weeks": "周数",
-                "drugs": "药品", "collector_id": "取药人", "relation": "关系",
-                "prescription_id": "处方", "systolic": "收缩压", "diastolic": "舒张压",
-                "fasting_glucose": "空腹血糖", "heart_rate": "心率", "years": "续约年限",
-                "confirm": "确认", "urgent": "紧急", "paper_form_no": "纸质协议编号",
-                "consent_version": "协议版本"}
-ACTION_LABELS = {"end": {"reason": "解约原因"}}
-BOOLEAN_FIELDS = {"urgent", "confirm", "consent_accepted"}
-
-
-def _form_data(form) -> dict:
-    data: dict = {}
-    for key in form:
-        if key == "csrf_token":
-            continue
-        value = form.get(key, "").strip()
-        if key in BOOLEAN_FIELDS:
-            data[key] = value not in ("", "0", "off", "false")
-        elif key == "drugs":
-            parts = value.replace("，", "\n").replace(",", "\n").replace("、", "\n").splitlines()
-            data[key] = [d.strip() for d in parts if d.strip()]
-        elif value != "":
-            data[key] = value
-    return data
-
-
-def _parse_form(schema: type[api.Schema], form, labels: dict | None = None) -> api.Schema:
-    """The same schema as the JSON API, with Chinese field names in the message."""
-    from pydantic import ValidationError
-    try:
-        return schema.model_validate(_form_data(form))
-    except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
-        label = {**FIELD_LABELS, **(labels or {})}.get(field, "填写内容")
-        raise ValidationFailed(f"{label}：{api._MESSAGES.get(first['type'], '取值无效')}",
-                               code="invalid_form") from None
-
-
-def _do_refer(user, rid, d: ReferForm):
-    followups.refer_up(user, rid, reason=d.reason, disease=d.disease, department=d.department,
-                       urgent=d.urgent)
-
-
-def _do_prescribe(user, rid, d: PrescriptionIn):
-    medicine.prescribe(user, rid, disease=d.disease, weeks=d.weeks, drugs=d.drugs)
-
-
-def _do_collector(user, rid, d: CollectorIn):
-    medicine.authorise_collector(user, rid, collector_id=d.collector_id, relation=d.relation)
-
-
-def _do_collect(user, rid, d: CollectForm):
-    medicine.collect(user, rid, d.prescription_id, collector_id=d.collector_id)
-
-
-def _do_check(user, rid, d: HealthCheckIn):
-    medicine.record_health_check(user, rid, **d.model_dump())
-
-
-def _do_renew(user, rid, d: RenewIn):
-    contracts.renew(user, rid, years=d.years,
-                    consent=consent.evidence(user, version=d.consent_version,
-                                             paper_form_no=d.paper_form_no))
-
-
-def _do_end(user, rid, d: EndForm):
-    if not d.confirm:
-        raise ValidationFailed("请勾选“确认解约”后再提交", code="confirm_required")
-    contracts.end_contract(user, rid, reason=d.reason)
-
-
-# action -> (schema, handler, message shown after the redirect)
-PAGE_FORMS = {
-    "refer": (ReferForm, _do_refer, "已上转至牵头医院，转诊随访两周内到期"),
-    "prescribe": (PrescriptionIn, _do_prescribe, "已开具长处方"),
-    "collector": (CollectorIn, _do_collector, "已记录代取药授权"),
-    "collect": (CollectForm, _do_collect, "已登记取药，下次取药日期已更新"),
-    "check": (HealthCheckIn, _do_check, "已保存年度免费健康体检"),
-    "renew": (RenewIn, _do_renew, "已续约"),
-    "end": (EndForm, _do_end, "已解约"),
-}
-
-
-@bp.post("/team/patients/<resident_id>/forms/<action>")
-@require("doctor")
-def patient_form(resident_id: str, action: str):
-    if action not in PAGE_FORMS:
-        raise NotFound("没有这个操作")
-    schema, handler, _ = PAGE_FORMS[action]
-    user = _doctor()
-    try:
-        handler(user, resident_id, _parse_form(schema, request.form, ACTION_LABELS.get(action)))
-    except AppError as err:
-        if err.status >= 500 or err.status == 401:
-            raise
-        values = {k: v for k, v in request.form.items() if k != "csrf_token"}
-        return patient_page(resident_id, errors={action: err.message},
-                            values={action: values}), err.status
-    if action == "end":  # the team no longer looks after this person
-        return redirect(url_for("care.team_page", ended=1), code=303)
-    return redirect(url_for("care.patient_page", resident_id=resident_id, done=action,
-                            _anchor=f"form-{action}"), code=303)
 
 
 @bp.get("/team/ledger")
@@ -726,10 +581,12 @@ def uncontacted_page():
 @require("doctor")
 def calls_page():
     user = _doctor()
-    today = local_today()
-    return render_template("care/calls.html",
-                           rows=[_case(c, today) for c in followups.call_list(user, today)],
-                           counted=followups.overdue_contacted(user.team_id, today),
+    board = followups.call_list(user)
+    return render_template("care/calls.html", rows=[_case(c, board.today) for c in board.rows],
+                           later=[_case(c, board.today) for c in board.later],
+                           agreed=board.agreed, call_labels=contract_rules.CALL_OUTCOMES,
+                           today_iso=board.today.isoformat(),
+                           counted=followups.overdue_contacted(user.team_id, board.today),
                            outcomes=fu_rules.OUTCOMES)
 
 

@@ -72,7 +72,7 @@ def person(r, user, today: date | None = None) -> dict:
             "id_number": mask_identity_number(r.id_number), "village_id": r.village_id,
             "village": places.name_of(r.village_id), "household_id": r.household_id,
             "relation": r.household_relation, "contracted_to_team": mine,
-            "url": (url_for("care.patient_page", resident_id=r.resident_id) if mine
+            "url": (url_for("patient.patient_page", resident_id=r.resident_id) if mine
                     else url_for("registry.household_page", household_id=r.household_id))}
 
 

@@ -320,27 +320,16 @@ def overdue_list(user: CurrentUser, today: date | None = None, *, limit: int = 3
     return DueList(today, overdue, [], more, None)
 
 
-REFERRING_OUTCOMES = frozenset(row["outcome"] for row in rules.RULES["classification"] if row["refer"])
+@audit.list_view("care.calls", shown=lambda board: [c.resident_id for c in board.rows + board.later])
+def call_list(user: CurrentUser, today: date | None = None):
+    """The team's overdue call board (`services.calls.CallBoard`), riskiest first.
 
-
-def _risk_key(case: ChronicCase) -> tuple:
-    high = rules.is_high_risk(case.last_systolic, case.last_diastolic)
-    referred = case.last_outcome in REFERRING_OUTCOMES
-    return (not high, not referred, case.next_due, case.resident_id)
-
-
-@audit.list_view("care.calls", shown=lambda cases: [c.resident_id for c in cases])
-def call_list(user: CurrentUser, today: date | None = None) -> list[ChronicCase]:
-    """Overdue patients to call, riskiest first (BP ≥ 180/110 at the last visit first).
-
-    Patients who agreed to come (7 days) or asked to be called later (30 days) are hidden
-    until then; removed patients have left the index.
+    Patients who agreed to come (7 days) or asked to be called later (30 days) wait until
+    then, the latter listed apart with their return day; high-risk patients never wait;
+    removed patients have left the index.
     """
-    today = (today or local_today()).isoformat()
-    visible = ChronicCase.hidden_until.does_not_exist() | (ChronicCase.hidden_until <= today)
-    cases = list(ChronicCase.by_team_due.query(_team_of(user), ChronicCase.due_key < f"{today}#",
-                                               filter_condition=visible))
-    return sorted(cases, key=_risk_key)
+    from backend.services.calls import call_board
+    return call_board(_team_of(user), today)
 
 
 def _quarter(day: date) -> str:

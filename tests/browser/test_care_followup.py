@@ -3,6 +3,7 @@ from backend.models.care import ChronicCase, FollowUp
 from backend.services.auth import CurrentUser
 from backend.rules.contracts import CONSENT_VERSION, paper_consent
 from backend.services.contracts import sign
+from backend.web import cn_day
 from tests.browser.conftest import login_staff
 from tests.test_care_http import make_resident
 
@@ -22,6 +23,8 @@ def test_doctor_records_followup_on_phone(phone, live_server, app):
     page.locator("#due").get_by_text(patient.name).click()
     page.wait_for_url(f"**/team/patients/{patient.resident_id}")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.locator("nav.patient-tabs a", has_text="随访").click()
+    page.wait_for_url(f"**/team/patients/{patient.resident_id}/followup")
 
     # An impossible reading is refused with a Chinese message and nothing is stored.
     form = page.locator("#followup-form")
@@ -44,7 +47,7 @@ def test_doctor_records_followup_on_phone(phone, live_server, app):
     assert stored[0].medication == "氨氯地平 5mg 每日一次"
     case = ChronicCase.get(patient.resident_id, "hypertension")
     # The page reloads and shows the new due date (3 months on).
-    page.locator('[data-case="hypertension"] strong', has_text=case.next_due).wait_for()
+    page.locator('[data-case="hypertension"] strong', has_text=cn_day(case.next_due)).wait_for()
     assert "本年 1/4 次" in page.locator('[data-case="hypertension"]').inner_text()
     assert page.locator("#history li").count() == 1
     assert "控制满意" in page.locator("#history li").inner_text()

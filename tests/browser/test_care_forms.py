@@ -14,6 +14,7 @@ from backend.rules.followup import Readings
 from backend.rules.contracts import CONSENT_VERSION, paper_consent
 from backend.services.contracts import sign
 from backend.services.followups import record_followup
+from backend.web import cn_day
 from tests.browser.conftest import PHONE, login_resident, login_staff
 from tests.browser.test_care_followup import DOCTOR
 from tests.test_care_http import make_resident
@@ -45,7 +46,7 @@ def test_doctor_uses_patient_forms_without_javascript(phone_no_js, live_server):
 
     page = phone_no_js.new_page()
     login_staff(page, live_server, "doctor03")
-    page.goto(f"{live_server}/team/patients/{patient.resident_id}")
+    page.goto(f"{live_server}/team/patients/{patient.resident_id}/medicine")
     _fits_phone(page)
 
     # A 13-week prescription: refused in Chinese, what was typed stays, nothing stored.
@@ -62,7 +63,7 @@ def test_doctor_uses_patient_forms_without_javascript(phone_no_js, live_server):
     page.locator('#form-prescribe button[type="submit"]').click()
     page.locator("#done-prescribe", has_text="已开具长处方").wait_for()
     [rx] = list(Prescription.query(patient.resident_id, consistent_read=True))
-    assert page.locator("#prescriptions .refill").inner_text() == rx.next_refill
+    assert page.locator("#prescriptions .refill").inner_text() == cn_day(rx.next_refill)
 
     # A relative who was never authorised cannot collect; after the authorisation they can.
     page.locator('#form-collect select[name="collector_id"]').select_option(relative.resident_id)
@@ -78,7 +79,9 @@ def test_doctor_uses_patient_forms_without_javascript(phone_no_js, live_server):
     page.locator("#done-collect").wait_for()
     assert len(Prescription.get(patient.resident_id, rx.prescription_id).collections) == 1
 
-    # Referral up: the lead hospital's reserved place is booked and shown.
+    # Referral up, on the referrals view: the lead hospital's reserved place is booked and shown.
+    page.locator('nav.patient-tabs a', has_text="转诊").click()
+    page.wait_for_url(f"**/team/patients/{patient.resident_id}/referrals")
     page.locator('#form-refer textarea[name="reason"]').fill("血压波动，需专科评估")
     page.locator('#form-refer button[type="submit"]').click()
     page.locator("#done-refer").wait_for()
@@ -86,7 +89,7 @@ def test_doctor_uses_patient_forms_without_javascript(phone_no_js, live_server):
     assert ref.booking_ref
     booked = page.locator(f'[data-booking="{ref.booking_ref}"]')
     b = Booking.get(ref.booking_ref)
-    assert f"{b.day} {b.start}-{b.end}" in booked.inner_text()
+    assert f"{cn_day(b.day)} {b.start}-{b.end}" in booked.inner_text()
     _fits_phone(page)
     page.screenshot(path="/tmp/care-forms-360.png", full_page=True)
 
