@@ -75,6 +75,18 @@ def test_a_day_offline_keeps_every_record_through_reloads_kills_and_an_update(
     page.fill("#roster-search", people[0].name)
     page.locator("#roster li", has_text=people[0].name).wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # The roster's filters work on the phone's copy: a 70-year-old with hypertension passes
+    # 65+ and hypertension, not diabetes (a Chinese empty message, never a blank list).
+    page.select_option("#filter-group", "elder")
+    page.locator("#roster li", has_text=people[0].name).wait_for()
+    page.select_option("#filter-group", "diabetes")
+    page.locator("#roster li.empty", has_text="没有找到符合条件的居民").wait_for()
+    page.select_option("#filter-group", "")
+    from backend.models.facility import Facility
+    page.select_option("#filter-village", Facility.get(VILLAGE).name)
+    page.locator("#roster li", has_text=people[0].name).wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path="/tmp/offline-roster-filters-360.png")
 
     phone.set_offline(True)
     page.locator("#sync-net", has_text="离线").wait_for()
@@ -186,9 +198,14 @@ def test_a_second_person_on_the_phone_never_sees_or_sends_the_first_ones_records
     # The doctor logs in again: her record goes up, once.
     login_staff(page, live_server, "doctor08")
     page.goto(f"{live_server}/team/day")
-    page.locator("#sync-pending", has_text="待上传 0 条").wait_for()
-    stored_now = list(FollowUp.query(first.resident_id))
+    # The record goes up once the page has synced: wait for the upload.
+    for _ in range(80):
+        stored_now = list(FollowUp.query(first.resident_id))
+        if stored_now:
+            break
+        page.wait_for_timeout(250)
     assert len(stored_now) == 1 and stored_now[0].recorded_by == "s:doctor08"
+    assert wait_pending(page, 0) == "待上传 0 条"
 
 
 def test_the_rules_case_table_gives_the_same_verdicts_in_chromium(phone, live_server):

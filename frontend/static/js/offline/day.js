@@ -225,13 +225,37 @@ async function renderHome() {
   const search = h("input", { type: "search", id: "roster-search", placeholder: "搜索姓名、村名或电话后四位", value: state.query,
     "aria-label": "搜索居民", oninput: (e) => { state.query = e.target.value.trim(); drawRoster(); } });
   const roster = h("ul", { class: "list roster", id: "roster" });
+  // Filters over the phone's own copy: they work the same with and without signal.
+  state.filters = state.filters || { village: "", group: "", due: "" };
+  const choose = (name, label, options) => h("label", { class: "filter" }, label,
+    h("select", { name, id: `filter-${name}`, onchange: (e) => { state.filters[name] = e.target.value; drawRoster(); } },
+      ...options.map(([value, text]) => h("option", { value, text, ...(state.filters[name] === value ? { selected: "" } : {}) }))));
+  const villages = [...new Set(state.residents.map((r) => r.village))].sort((a, b) => a.localeCompare(b, "zh"));
+  const filters = h("div", { class: "filters", id: "roster-filters" },
+    choose("village", "村", [["", "全部村"], ...villages.map((v) => [v, v.replace(/卫生室$/, "")])]),
+    choose("group", "人群", [["", "全部"], ["hypertension", "高血压"], ["diabetes", "2型糖尿病"], ["elder", "65岁及以上"]]),
+    choose("due", "到期", [["", "不限"], ["week", "7天内到期"], ["overdue", "已逾期"]]));
+  const inWeek = () => {
+    const d = new Date(`${today()}T00:00:00+08:00`);
+    d.setDate(d.getDate() + 7);
+    return d.toISOString().slice(0, 10);
+  };
+  const passes = (r) => {
+    const f = state.filters;
+    if (f.village && r.village !== f.village) return false;
+    if (f.group === "elder" ? r.age < 65 : f.group && !(r.conditions || []).includes(f.group)) return false;
+    const first = firstDue(r);
+    if (f.due === "overdue" && !(first < today())) return false;
+    if (f.due === "week" && !(first <= inWeek())) return false;
+    return true;
+  };
   const drawRoster = () => {
-    const list = state.residents.filter((r) => matches(r, state.query))
+    const list = state.residents.filter((r) => matches(r, state.query) && passes(r))
       .sort((a, b) => firstDue(a).localeCompare(firstDue(b)) || a.name.localeCompare(b.name, "zh"));
     roster.replaceChildren(...list.slice(0, 200).map((r) => h("li", {}, h("a", { href: `#r/${encodeURIComponent(r.id)}` },
       h("span", { class: "who" }, h("strong", { text: r.name }), h("span", { class: "hint", text: `${r.sex === "M" ? "男" : "女"} · ${r.age}岁 · ${r.village}` })),
       ...(r.due || []).slice(0, 2).map((d) => h("span", { class: d.due < today() ? "tag bad" : "tag warn", text: `${d.what} ${cnDate(d.due)}` }))))));
-    if (!list.length) roster.append(h("li", { class: "empty", text: state.query ? "没有找到符合的居民" : "还没有下载居民，请在有信号时点「同步」" }));
+    if (!list.length) roster.append(h("li", { class: "empty", text: state.residents.length ? "没有找到符合条件的居民" : "还没有下载居民，请在有信号时点「同步」" }));
     if (list.length > 200) roster.append(h("li", { class: "empty", text: `还有 ${list.length - 200} 位，请输入姓名或村名搜索` }));
   };
   drawRoster();
@@ -239,7 +263,7 @@ async function renderHome() {
     h("h2", { text: "本机记录" }),
     h("ul", { class: "list", id: "outbox" }, pending.length ? pending.map((r) => outboxItem(r)) : h("li", { class: "empty", text: "没有待上传的记录" })),
     c.aside ? h("p", { class: "msg error", id: "aside-note", text: `有 ${c.aside} 条记录在本机已损坏，无法上传；已另存并报告中心，请联系中心核对。` }) : "",
-    h("h2", { text: `本团队居民（${state.residents.length} 位）` }), search, roster,
+    h("h2", { text: `本团队居民（${state.residents.length} 位）` }), search, filters, roster,
     done.length ? h("h2", { text: "最近上传（服务器结论）" }) : "",
     done.length ? h("ul", { class: "list", id: "sent" }, done.slice(0, 30).map((r) => sentItem(r))) : "");
 }
