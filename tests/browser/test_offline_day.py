@@ -48,8 +48,14 @@ def wait_pending(page, n: int) -> str:
     return pending(page)
 
 
-def record_followup(page, resident, systolic: int, diastolic: int) -> None:
+def open_resident(page, resident) -> None:
+    """The resident's view, once it has replaced the one before (the forms are re-drawn)."""
     page.evaluate(f"location.hash = '#r/{resident.resident_id}'")
+    page.locator("#resident-name", has_text=resident.name).wait_for()
+
+
+def record_followup(page, resident, systolic: int, diastolic: int) -> None:
+    open_resident(page, resident)
     form = page.locator("#day-followup")
     form.locator('input[name="systolic"]').fill(str(systolic))
     form.locator('input[name="diastolic"]').fill(str(diastolic))
@@ -93,14 +99,14 @@ def test_a_day_offline_keeps_every_record_through_reloads_kills_and_an_update(
     for i, p in enumerate(people):
         record_followup(page, p, 132 + i, 82)
     # An impossible reading is refused on the phone by the same rules data: nothing queued.
-    page.evaluate(f"location.hash = '#r/{people[1].resident_id}'")
+    open_resident(page, people[1])
     form = page.locator("#day-followup")
     form.locator('input[name="systolic"]').fill("400")
     form.locator('input[name="diastolic"]').fill("90")
     form.locator('button[type="submit"]').click()
     form.locator(".msg.error", has_text="不可能").wait_for()
     # The 70-year-old's yearly self-care assessment: 进餐 轻度依赖 0 + 梳洗 中度依赖 3 = 3.
-    page.evaluate(f"location.hash = '#r/{people[0].resident_id}'")
+    open_resident(page, people[0])
     elder = page.locator("#day-elder")
     elder.locator('select[name="grooming"]').select_option("3")
     assert "3 分" in elder.locator("#self-care-total").inner_text()
