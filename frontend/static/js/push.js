@@ -4,7 +4,8 @@
 // app.js hands its `api` and `personMessage` helpers over with `bind(api, personMessage)`.
 let api = async () => { throw new Error("push.js: bind(api) first"); };
 
-let personMessage = (err) => String(err?.message || "");
+let personMessage = (err) => (/[\u4e00-\u9fff]/.test(String(err?.message || ""))
+  ? String(err.message) : "操作没有成功，请稍后再试");
 
 export function bind(apiHelper, messageHelper) { api = apiHelper; personMessage = messageHelper; }
 

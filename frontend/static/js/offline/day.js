@@ -3,7 +3,7 @@
 // server's verdicts replacing the phone's provisional ones.
 import { byOwner, currentOwner, getMeta, offlineDb } from "./db.js";
 import { KINDS, counts, discard, enqueue, entries, sent } from "./outbox.js";
-import { loadRules, syncNow, whoami } from "./sync.js";
+import { SyncError, loadRules, syncNow, whoami } from "./sync.js";
 import { ImpossibleReading, classify } from "./rules.js";
 
 const $ = (id) => document.getElementById(id);
@@ -91,7 +91,10 @@ async function runSync() {
   } catch (err) {
     const login = err.code === "not_authenticated"
       ? h("a", { href: "/login?tab=staff", class: "btn block", text: "重新登录" }) : null;
-    say(err.message || "同步没有完成，请稍后再试", false, login);
+    // Our own errors are Chinese; a browser's (IndexedDB, TypeError) never reaches a person.
+    const text = err instanceof SyncError || /[\u4e00-\u9fff]/.test(String(err?.message || ""))
+      ? err.message : "同步没有完成（本机浏览器出错），记录仍保存在本机，请稍后再试";
+    say(text, false, login);
   } finally {
     button.disabled = false;
     bar.hidden = true;
